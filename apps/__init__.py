@@ -1,0 +1,1 @@
+"""The Django apps of ContextForge: the core platform and the protocol modules."""

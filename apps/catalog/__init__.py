@@ -1,0 +1,1 @@
+"""Catalog records: gateways, tools, resources, prompts and virtual servers."""

@@ -1,0 +1,1 @@
+"""Plugin framework: hook points around every call, and the built-in plugins."""

@@ -1,0 +1,1 @@
+"""Protocol modules: the SPI they reach the core through, and their registry and lifecycle."""

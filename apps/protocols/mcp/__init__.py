@@ -1,0 +1,1 @@
+"""The MCP protocol module: wire, transports, sessions and upstream clients for MCP."""

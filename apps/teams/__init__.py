@@ -1,0 +1,1 @@
+"""Teams, memberships, roles and the visibility rules of tenant-owned objects."""

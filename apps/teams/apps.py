@@ -1,0 +1,11 @@
+"""App config for teams."""
+
+from django.apps import AppConfig
+
+
+class TeamsConfig(AppConfig):
+    """Teams, memberships and visibility."""
+
+    name = "apps.teams"
+    label = "teams"
+    verbose_name = "Teams"
