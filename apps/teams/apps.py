@@ -9,3 +9,7 @@ class TeamsConfig(AppConfig):
     name = "apps.teams"
     label = "teams"
     verbose_name = "Teams"
+
+    def ready(self) -> None:
+        """Connect the signal handlers."""
+        from . import signals  # noqa: F401
