@@ -18,7 +18,7 @@ from apps.accounts.services import create_api_token
 from apps.accounts.tokens import issue_jwt
 from apps.teams.models import Team, TeamMember
 
-__all__ = ["SCOPED_TOKEN_PERMISSIONS", "Personas", "api_client", "bearer_client", "personas"]
+__all__ = ["SCOPED_TOKEN_PERMISSIONS", "Personas", "api_client", "bearer_client", "make_personas", "personas"]
 
 PASSWORD = "Correct-Horse-7"
 SCOPED_TOKEN_PERMISSIONS = ("tools.read", "tools.execute", "teams.read")
@@ -49,6 +49,11 @@ def _user(email: str, **fields) -> User:
 @pytest.fixture
 def personas(db) -> Personas:
     """A platform admin, a team with an owner and a member, an outsider, and a scoped token."""
+    return make_personas()
+
+
+def make_personas() -> Personas:
+    """Create the cast (for fixtures that need it outside the ``personas`` fixture)."""
     admin = _user("admin@example.com", is_platform_admin=True)
     owner = _user("owner@example.com")
     member = _user("member@example.com")

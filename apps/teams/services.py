@@ -34,6 +34,7 @@ __all__ = [
     "create_team",
     "delete_role",
     "delete_team",
+    "ensure_builtin_roles",
     "invite",
     "leave_team",
     "reject_join_request",
@@ -330,6 +331,17 @@ def reject_join_request(actor: Principal, request: TeamJoinRequest) -> TeamJoinR
 
 
 # --- Roles ------------------------------------------------------------------------
+
+
+def ensure_builtin_roles() -> None:
+    """Create or refresh the built-in roles (run after every migrate and flush)."""
+    from .rbac import BUILTIN_ROLES
+
+    for name, (scope, description, permissions) in BUILTIN_ROLES.items():
+        Role.objects.update_or_create(
+            name=name,
+            defaults={"scope": scope, "description": description, "permissions": permissions, "is_system_role": True},
+        )
 
 
 def _clean_permissions(permissions: Any) -> list[str]:
