@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from apps.accounts.sso.config import providers_from_env
 from contextforge.env import (
     SettingError,
     env_bool,
@@ -207,6 +208,14 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "none"
 LOGIN_REDIRECT_URL = "/admin/"
+# Single sign-on: providers enabled by their SSO_<PROVIDER>_CLIENT_ID (or added in the admin).
+SOCIALACCOUNT_PROVIDERS = providers_from_env()
+SOCIALACCOUNT_ADAPTER = "apps.accounts.sso.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # an SSO login with a verified email signs in the existing account
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SSO_ALLOWED_DOMAINS = env_list("SSO_ALLOWED_DOMAINS", [])
+SSO_GROUPS_CLAIM = env_str("SSO_GROUPS_CLAIM", "groups")
 JWT_ALGORITHM = env_choice("JWT_ALGORITHM", "HS256", ["HS256", "HS384", "HS512", "RS256", "ES256"]).upper()
 JWT_ISSUER = env_str("JWT_ISSUER", "contextforge")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "contextforge-api")

@@ -9,3 +9,11 @@ class AccountsConfig(AppConfig):
     name = "apps.accounts"
     label = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self) -> None:
+        """Connect the SSO sign-in hook."""
+        from allauth.account.signals import user_logged_in
+
+        from .sso.adapter import sync_groups_on_login
+
+        user_logged_in.connect(sync_groups_on_login, dispatch_uid="contextforge-sso-groups")

@@ -42,6 +42,7 @@ __all__ = [
     "request_join",
     "revoke_role",
     "share_object",
+    "sync_idp_groups",
     "unshare_object",
     "update_member_role",
     "update_role",
@@ -489,3 +490,51 @@ def _require_object_manager(actor: Principal, obj: Any) -> None:
     if team_id is not None and has_permission(actor, "teams.manage", team=team_id):
         return
     raise PermissionDenied("share")
+
+
+# --- Identity-provider group sync -------------------------------------------------
+
+
+@transaction.atomic
+def sync_idp_groups(user: Any, provider: str, groups: list[str]) -> None:
+    """Apply IdP group mappings at sign-in: grant mapped teams/roles, withdraw stale SSO grants.
+
+    Only grants this sync made (``grant_source="sso:<provider>"``) are ever withdrawn; a
+    membership given in the platform is left alone. A full team is logged and skipped.
+    """
+    import logging
+
+    from django.db.models import Q
+
+    from .models import IdpGroupMapping
+
+    log = logging.getLogger(__name__)
+    source = f"sso:{provider}"
+    mappings = IdpGroupMapping.objects.filter(Q(provider="") | Q(provider=provider), group__in=groups)
+    wanted_teams: dict[int, str] = {}
+    wanted_roles: set[int] = set()
+    for mapping in mappings:
+        if mapping.team_id is not None:
+            current = wanted_teams.get(mapping.team_id)
+            wanted_teams[mapping.team_id] = TeamMember.Role.OWNER if current == "owner" else mapping.team_role
+        if mapping.role_id is not None:
+            wanted_roles.add(mapping.role_id)
+    for membership in TeamMember.objects.filter(user=user, grant_source=source).exclude(team_id__in=wanted_teams):
+        if membership.role != TeamMember.Role.OWNER or _owners_left(membership.team, membership) > 0:
+            membership.delete()
+    RoleAssignment.objects.filter(user=user, grant_source=source, team__isnull=True).exclude(
+        role_id__in=wanted_roles
+    ).delete()
+    for team in Team.objects.filter(pk__in=wanted_teams):
+        role = wanted_teams[team.pk]
+        membership = TeamMember.objects.filter(team=team, user=user).first()
+        if membership is None:
+            if team.max_members is not None and team.memberships.count() >= team.max_members:
+                log.warning("IdP group sync: team %s is full; %s not added", team.slug, user.email)
+                continue
+            TeamMember.objects.create(team=team, user=user, role=role, grant_source=source)
+        elif membership.grant_source == source and membership.role != role:
+            membership.role = role
+            membership.save(update_fields=["role"])
+    for role in Role.objects.filter(pk__in=wanted_roles).exclude(scope=Role.Scope.TEAM):
+        RoleAssignment.objects.get_or_create(role=role, user=user, team=None, defaults={"grant_source": source})
