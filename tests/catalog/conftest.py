@@ -28,3 +28,17 @@ def make_tool(principal, name="echo", team=None, **fields):
     if team is not None:
         data["team_id"] = team.pk
     return services.create_tool(principal, data)
+
+
+@pytest.fixture(scope="session")
+def http_backend():
+    """A real HTTP API on 127.0.0.1 (tests/catalog/http_backend.py) for the whole session."""
+    import sys
+    from pathlib import Path
+
+    from tests.servers import ServerProcess, free_port
+
+    port = free_port()
+    script = Path(__file__).with_name("http_backend.py")
+    with ServerProcess([sys.executable, str(script), str(port)], port=port) as server:
+        yield server.url
