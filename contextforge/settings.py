@@ -232,6 +232,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Gateway, proxy and registry for MCP servers, A2A agents and REST APIs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["apps.catalog.api.schema.canonical_paths"],
+    "ENUM_NAME_OVERRIDES": {"VisibilityEnum": "apps.teams.models.Visibility"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
 
@@ -250,6 +252,7 @@ RESOURCE_MAX_BYTES = env_int("RESOURCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
 RESOURCE_CACHE_TTL = env_int("RESOURCE_CACHE_TTL", 60, minimum=0)
 REST_TOOL_TIMEOUT_MS = env_int("REST_TOOL_TIMEOUT_MS", 20000, minimum=1)
 REST_TOOL_MAX_RESPONSE_BYTES = env_int("REST_TOOL_MAX_RESPONSE_BYTES", 10 * 1024 * 1024, minimum=1)
+OPENAPI_IMPORT_MAX_TOOLS = env_int("OPENAPI_IMPORT_MAX_TOOLS", 500, minimum=1)
 METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5, minimum=1)
 METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 500, minimum=1)
 METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 7, minimum=1)

@@ -29,7 +29,7 @@ from apps.protocols.spi import CallOptions, CatalogError, PromptResult, Resource
 from . import metrics, runtimes, selectors
 from .crypto import DecryptionError
 from .errors import InvalidInput, NotFound
-from .models import IntegrationType, InvocationMetric
+from .models import IntegrationType, InvocationMetric, Prompt, Resource
 from .prompting import check_prompt_arguments, render_template
 from .rest_adapter import RestCall, call_rest
 from .services import auth_headers, resource_cache_key, tool_credentials, upstream_target
@@ -220,8 +220,13 @@ async def call_tool(
 # --- Resources ------------------------------------------------------------------------
 
 
-def _plan_resource(principal: Principal, uri: str, server_id: str | None) -> tuple[str, Any]:
-    resource = selectors.resolve_resource(principal, uri, server_id)
+def _plan_resource(principal: Principal, uri: str, server_id: str | None, resource_id: str | None = None):
+    if resource_id is not None:
+        resource = selectors.visible(Resource, principal).filter(pk=resource_id, enabled=True).first()
+        if resource is None:
+            raise NotFound(f"resource {resource_id} not found")
+    else:
+        resource = selectors.resolve_resource(principal, uri, server_id)
     if resource.gateway_id is None:
         if resource.binary_content is not None:
             blob = base64.b64encode(bytes(resource.binary_content)).decode()
@@ -239,16 +244,22 @@ def _plan_resource(principal: Principal, uri: str, server_id: str | None) -> tup
 
 
 async def read_resource(
-    principal: Principal, uri: str, *, server_id: str | None = None, options: CallOptions | None = None
+    principal: Principal,
+    uri: str,
+    *,
+    server_id: str | None = None,
+    options: CallOptions | None = None,
+    resource_id: str | None = None,
 ) -> list[ResourceContents]:
-    """Read a resource: local content, or the upstream's through its runtime (cached for RESOURCE_CACHE_TTL)."""
+    """Read a resource (by URI, or by id): local content, or the upstream's through its runtime
+    (cached for RESOURCE_CACHE_TTL)."""
     options = options or CallOptions()
     metric = _Metric(InvocationMetric.Kind.RESOURCE, principal, server_id)
     error: CatalogError | None = None
     try:
         payload = await _hook("resource_pre_fetch", principal, {"uri": uri, "server_id": server_id})
         uri = payload.get("uri", uri)
-        resource_id, plan = await sync_to_async(_plan_resource)(principal, uri, server_id)
+        resource_id, plan = await sync_to_async(_plan_resource)(principal, uri, server_id, resource_id)
         metric.entity_id, metric.entity_name = resource_id, uri
         if isinstance(plan, UpstreamTarget):
             key = resource_cache_key(resource_id)
@@ -287,8 +298,15 @@ async def read_resource(
 # --- Prompts --------------------------------------------------------------------------
 
 
-def _plan_prompt(principal: Principal, name: str, server_id: str | None):
-    prompt = selectors.resolve_prompt(principal, name, server_id)
+def _plan_prompt(principal: Principal, name: str, server_id: str | None, prompt_id: str | None = None):
+    if prompt_id is not None:
+        prompt = (
+            selectors.visible(Prompt, principal).filter(pk=prompt_id, enabled=True).select_related("gateway").first()
+        )
+        if prompt is None:
+            raise NotFound(f"prompt {prompt_id} not found")
+    else:
+        prompt = selectors.resolve_prompt(principal, name, server_id)
     target = None
     if prompt.gateway_id is not None:
         if not prompt.gateway.enabled:
@@ -304,13 +322,15 @@ async def get_prompt(
     *,
     server_id: str | None = None,
     options: CallOptions | None = None,
+    prompt_id: str | None = None,
 ) -> PromptResult:
-    """Render a prompt: sandboxed Jinja2 locally, or the upstream's through its runtime."""
+    """Render a prompt (by exposed name, or by id): sandboxed Jinja2 locally, or the upstream's runtime."""
     options = options or CallOptions()
     metric = _Metric(InvocationMetric.Kind.PROMPT, principal, server_id)
     error: CatalogError | None = None
     try:
-        prompt, target = await sync_to_async(_plan_prompt)(principal, name, server_id)
+        prompt, target = await sync_to_async(_plan_prompt)(principal, name, server_id, prompt_id)
+        name = name or prompt.name
         metric.entity_id, metric.entity_name = str(prompt.pk), name
         arguments = check_prompt_arguments(prompt.arguments, arguments)
         payload = await _hook(

@@ -31,6 +31,7 @@ __all__ = [
     "resolve_prompt",
     "resolve_resource",
     "resolve_tool",
+    "server_tool_names",
     "visible",
 ]
 
@@ -112,6 +113,12 @@ def _server_names(members: list[ExposedTool]) -> dict[str, str]:
     except NameCollision as exc:
         logger.warning("server members collide (%s); exposing namespaced names", exc)
         return {m.tool_id: m.namespaced_name for m in members}
+
+
+def server_tool_names(server: VirtualServer) -> dict[str, str]:
+    """Exposed name of every enabled tool of a server, by tool id."""
+    links = ServerTool.objects.filter(server=server, tool__enabled=True).select_related("tool")
+    return _server_names([ExposedTool(st.tool_id, st.tool.original_name, st.tool.name, st.alias) for st in links])
 
 
 def exposed_tools(principal: Principal, server_id: str | None = None) -> list[Exposed]:
