@@ -8,6 +8,7 @@ layer and Celery). DJANGO_ENV=production refuses to start with default secrets.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -33,8 +34,8 @@ PRODUCTION = DJANGO_ENV == "production"
 TESTING = DJANGO_ENV == "test" or "pytest" in sys.modules
 DEBUG = env_bool("DEBUG", DJANGO_ENV == "development")
 
-_DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"
-_DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-0123456789-abcdefghijklmnop"
+_DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - refused in production
+_DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-0123456789-abcdefghijklmnop"  # noqa: S105 - refused in production
 SECRET_KEY = env_secret("SECRET_KEY", _DEV_SECRET)
 JWT_SECRET_KEY = env_secret("JWT_SECRET_KEY", _DEV_JWT_SECRET)
 # Key material for encrypting upstream credentials at rest; derived from SECRET_KEY if unset.
@@ -48,7 +49,9 @@ if PRODUCTION:
         ("JWT_SECRET_KEY", JWT_SECRET_KEY, _DEV_JWT_SECRET),
     ):
         if _value == _default or len(_value) < 32:
-            raise SettingError(_name, "a unique secret of at least 32 characters when DJANGO_ENV=production", "<default or too short>")
+            raise SettingError(
+                _name, "a unique secret of at least 32 characters when DJANGO_ENV=production", "<default or too short>"
+            )
 
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 4444, minimum=1, maximum=65535)
@@ -144,7 +147,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so server processes started by tests can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
-    DATABASES["default"]["OPTIONS"] = {"pool": env_bool("DATABASE_POOL", not TESTING)}
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1),
+        # psycopg's pool (one per worker process); "timeout" bounds the wait for a free connection.
+        "pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1), "timeout": 10}
+        if env_bool("DATABASE_POOL", not TESTING)
+        else False,
+    }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -257,6 +266,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Gateway, proxy and registry for MCP servers, A2A agents and REST APIs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["apps.catalog.api.schema.canonical_paths"],
+    "ENUM_NAME_OVERRIDES": {"VisibilityEnum": "apps.teams.models.Visibility"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
 
@@ -265,6 +276,31 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, min
 # Dotted paths of the protocol modules loaded at start-up, fixed for the process.
 PROTOCOL_MODULES = env_list("PROTOCOL_MODULES", ["apps.protocols.mcp.module.MCPModule"])
 MODULE_DRAIN_SECONDS = env_int("MODULE_DRAIN_SECONDS", 20, minimum=0, maximum=3600)
+
+# --- Catalog and plugins -----------------------------------------------------------
+
+# Older keys still accepted for decryption until `manage.py rotate_encryption_key` re-encrypts.
+ENCRYPTION_KEY_FALLBACKS = env_list("ENCRYPTION_KEY_FALLBACKS", [])
+GATEWAY_TOOL_NAME_SEPARATOR = env_str("GATEWAY_TOOL_NAME_SEPARATOR", "-")
+RESOURCE_MAX_BYTES = env_int("RESOURCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+RESOURCE_CACHE_TTL = env_int("RESOURCE_CACHE_TTL", 60, minimum=0)
+REST_TOOL_TIMEOUT_MS = env_int("REST_TOOL_TIMEOUT_MS", 20000, minimum=1)
+REST_TOOL_MAX_RESPONSE_BYTES = env_int("REST_TOOL_MAX_RESPONSE_BYTES", 10 * 1024 * 1024, minimum=1)
+OPENAPI_IMPORT_MAX_TOOLS = env_int("OPENAPI_IMPORT_MAX_TOOLS", 500, minimum=1)
+METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5, minimum=1)
+METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 500, minimum=1)
+METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 7, minimum=1)
+METRICS_ROLLUP_RETENTION_DAYS = env_int("METRICS_ROLLUP_RETENTION_DAYS", 365, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "catalog-flush-metrics": {"task": "catalog.flush_metrics", "schedule": float(METRICS_FLUSH_SECONDS)},
+        "catalog-rollup-metrics": {"task": "catalog.rollup_metrics", "schedule": 3600.0},
+        "catalog-prune-metrics": {"task": "catalog.prune_metrics", "schedule": 6 * 3600.0},
+    }
+)
+# Plugins: dotted paths of Plugin classes, loaded once at start-up; per-plugin config by name.
+PLUGINS = env_list("PLUGINS", [])
+PLUGINS_CONFIG: dict[str, dict] = {}
 
 # --- Static files, i18n ---------------------------------------------------------
 
@@ -280,6 +316,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+with contextlib.suppress(OSError):  # the embedded default keeps its database and static files here
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
