@@ -192,8 +192,7 @@ EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", CELERY_TASK_ALWAYS_EAGER and not T
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "apps.accounts.backends.LockoutBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 PASSWORD_HASHERS = [
