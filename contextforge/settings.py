@@ -240,6 +240,18 @@ BASIC_AUTH_ENABLED = env_bool("BASIC_AUTH_ENABLED", False)
 MAX_FAILED_LOGIN_ATTEMPTS = env_int("MAX_FAILED_LOGIN_ATTEMPTS", 5, minimum=1)
 ACCOUNT_LOCKOUT_MINUTES = env_int("ACCOUNT_LOCKOUT_MINUTES", 15, minimum=1)
 EMAIL_REGISTRATION_ENABLED = env_bool("EMAIL_REGISTRATION_ENABLED", False)
+# Base URL users reach the gateway at (links in invitation emails).
+PUBLIC_URL = env_str("PUBLIC_URL", f"http://{HOST}:{PORT}")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "contextforge@localhost")
 INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7, minimum=1)
 MAX_TEAMS_PER_USER = env_int("MAX_TEAMS_PER_USER", 50, minimum=1)
 # Role a team member holds inside the team by membership alone (owners hold team_admin).

@@ -245,13 +245,19 @@ def invite(actor: Principal, team: Team, email: str, role: str = TeamMember.Role
         raise _error("email", "An invitation for this email is already pending.")
     _check_capacity(team)
     inviter = get_user_model().objects.get(pk=actor.user_id)
-    return TeamInvitation.objects.create(
+    invitation = TeamInvitation.objects.create(
         team=team,
         email=email,
         role=role,
         invited_by=inviter,
         expires_at=timezone.now() + dt.timedelta(days=settings.INVITATION_EXPIRY_DAYS),
     )
+    from contextforge.jobs import enqueue_on_commit
+
+    from .tasks import send_invitation_email
+
+    enqueue_on_commit(send_invitation_email, invitation.pk)
+    return invitation
 
 
 @transaction.atomic
@@ -409,7 +415,9 @@ def delete_role(actor: Principal, role: Role) -> None:
 
 
 @transaction.atomic
-def assign_role(actor: Principal, user: Any, role: Role, team: Team | None = None) -> RoleAssignment:
+def assign_role(
+    actor: Principal, user: Any, role: Role, team: Team | None = None, *, expires_at: dt.datetime | None = None
+) -> RoleAssignment:
     """Give a user a role: team-scoped roles need a team, others must not have one.
 
     Platform admins assign any role; team managers assign team-scoped roles in their team.
@@ -428,7 +436,9 @@ def assign_role(actor: Principal, user: Any, role: Role, team: Team | None = Non
     from django.contrib.auth import get_user_model
 
     granter = get_user_model().objects.filter(pk=actor.user_id).first()
-    return RoleAssignment.objects.create(role=role, user=user, team=team, granted_by=granter)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise _error("expires_at", "Must be in the future.")
+    return RoleAssignment.objects.create(role=role, user=user, team=team, granted_by=granter, expires_at=expires_at)
 
 
 @transaction.atomic

@@ -394,10 +394,7 @@ class UserRolesView(ServiceAPIView):
 
             raise ValidationError({"scope": [f"Role {role.name} has scope {role.scope}."]})
         team = visible_team(principal, data["scope_id"]) if data.get("scope_id") else None
-        assignment = services.assign_role(principal, user, role, team)
-        if data.get("expires_at"):
-            RoleAssignment.objects.filter(pk=assignment.pk).update(expires_at=data["expires_at"])
-            assignment.refresh_from_db()
+        assignment = services.assign_role(principal, user, role, team, expires_at=data.get("expires_at"))
         return Response(UserRoleSerializer(assignment).data)
 
 
