@@ -36,6 +36,17 @@ def sse_target(server: ServerProcess, *, gateway_id: str = "sse", **kw) -> Upstr
     )
 
 
+def ws_target(server: ServerProcess, *, gateway_id: str = "ws", **kw) -> UpstreamTarget:
+    """A WebSocket target for a running fixture."""
+    return UpstreamTarget(
+        gateway_id=gateway_id,
+        name=f"fixture-{gateway_id}",
+        transport="WEBSOCKET",
+        url=f"ws://127.0.0.1:{server.port}/",
+        **kw,
+    )
+
+
 def stdio_target(*, gateway_id: str = "stdio", **kw) -> UpstreamTarget:
     """A stdio target that spawns the fixture."""
     return UpstreamTarget(
@@ -59,6 +70,13 @@ def http_server() -> Iterator[ServerProcess]:
 def sse_server() -> Iterator[ServerProcess]:
     """The fixture over SSE, shared by a module's tests."""
     with fixture_server("sse") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ws_server() -> Iterator[ServerProcess]:
+    """The fixture over WebSocket, shared by a module's tests."""
+    with fixture_server("websocket") as server:
         yield server
 
 

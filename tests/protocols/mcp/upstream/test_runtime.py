@@ -12,13 +12,15 @@ from apps.protocols.mcp.upstream.relay import HOPS_META_KEY
 from apps.protocols.spi import CallOptions, CatalogError, InvocationRuntime, UpstreamTarget
 from tests.servers import free_port
 
-from .conftest import http_target, sse_target, stdio_target
+from .conftest import http_target, sse_target, stdio_target, ws_target
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["http", "sse", "stdio", "http-2025-11-25", "sse-2025-11-25", "stdio-2025-11-25"])
-def target(request, http_server, sse_server) -> UpstreamTarget:
+@pytest.fixture(
+    params=["http", "sse", "ws", "stdio", "http-2025-11-25", "sse-2025-11-25", "ws-2025-11-25", "stdio-2025-11-25"]
+)
+def target(request, http_server, sse_server, ws_server) -> UpstreamTarget:
     """The fixture reached over each transport, negotiated (2026-07-28) or pinned to an older revision."""
     kind, _, pinned = request.param.partition("-")
     extra = {"protocol_version": pinned} if pinned else {}
@@ -26,6 +28,8 @@ def target(request, http_server, sse_server) -> UpstreamTarget:
         return http_target(http_server, **extra)
     if kind == "sse":
         return sse_target(sse_server, **extra)
+    if kind == "ws":
+        return ws_target(ws_server, **extra)
     return stdio_target(**extra)
 
 
