@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -53,6 +54,35 @@ _CLIENT_REQUESTS: dict[str, tuple[type, type]] = {
 
 def _mcp_error(exc: CatalogError) -> MCPError:
     return MCPError(code=_ERROR_CODES.get(exc.code, types.INTERNAL_ERROR), message=exc.message, data=exc.data or None)
+
+
+def _connection_key(session: Any) -> int:
+    # Each request gets its own ServerSession view of one client connection: key by the connection.
+    return id(getattr(session, "_connection", session))
+
+
+class _Recent:
+    """The most recent client sessions seen (bounded), to pass change notifications on to."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self._items: OrderedDict[int, Any] = OrderedDict()
+        self._limit = limit
+
+    def add(self, session: Any) -> None:
+        """Remember a session (the oldest is forgotten past the limit)."""
+        key = _connection_key(session)
+        self._items[key] = session
+        self._items.move_to_end(key)
+        while len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    def discard(self, session: Any) -> None:
+        """Forget a session."""
+        self._items.pop(_connection_key(session), None)
+
+    def items(self) -> list[Any]:
+        """The remembered sessions."""
+        return list(self._items.values())
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -105,8 +135,37 @@ def _call_options(ctx: ServerRequestContext[Any], state: dict[str, Any]) -> Call
 def proxy_server(runtime: MCPUpstreamRuntime, target: UpstreamTarget, *, name: str | None = None) -> Server[Any]:
     """A low-level MCP server whose every method is answered by ``target`` through ``runtime``."""
     state: dict[str, Any] = {}
+    sessions = _Recent()
+    subscribers: dict[str, _Recent] = {}
+
+    async def relay_event(gateway_id: str, method: str, params: dict[str, Any]) -> None:
+        """Pass the upstream's change notifications on to the clients connected to the bridge."""
+        if gateway_id != target.gateway_id:
+            return
+        if method == "notifications/resources/updated":
+            receivers = subscribers.get(str(params.get("uri")), _Recent()).items()
+        else:
+            receivers = sessions.items()
+        for session in receivers:
+            try:
+                if method == "notifications/resources/updated":
+                    await session.send_resource_updated(params["uri"])
+                elif method == "notifications/tools/list_changed":
+                    await session.send_tool_list_changed()
+                elif method == "notifications/prompts/list_changed":
+                    await session.send_prompt_list_changed()
+                elif method == "notifications/resources/list_changed":
+                    await session.send_resource_list_changed()
+            except Exception as exc:  # a client that went away, or one without a back-channel
+                logger.debug("bridge: could not pass %s on: %s", method, exc)
+                sessions.discard(session)
+                for group in subscribers.values():
+                    group.discard(session)
+
+    runtime.add_listener(relay_event)
 
     async def forward(operation: Any, ctx: ServerRequestContext[Any], *, idempotent: bool = True) -> Any:
+        sessions.add(ctx.session)
         try:
             return await runtime.pool().run(target, operation, _call_options(ctx, state), idempotent=idempotent)
         except CatalogError as exc:
@@ -116,6 +175,7 @@ def proxy_server(runtime: MCPUpstreamRuntime, target: UpstreamTarget, *, name: s
         return await forward(lambda c, s: c.session.list_tools(params=params), ctx)
 
     async def call_tool(ctx: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+        sessions.add(ctx.session)
         try:
             result = await runtime.call_tool(target, params.name, params.arguments or {}, _call_options(ctx, state))
         except CatalogError as exc:
@@ -139,11 +199,19 @@ def proxy_server(runtime: MCPUpstreamRuntime, target: UpstreamTarget, *, name: s
         return await forward(lambda c, s: c.read_resource(str(params.uri), cache_mode="bypass"), ctx)
 
     async def subscribe(ctx: ServerRequestContext[Any], params: types.SubscribeRequestParams) -> types.EmptyResult:
-        await forward(lambda c, s: c.session.subscribe_resource(str(params.uri)), ctx)
+        subscribers.setdefault(str(params.uri), _Recent()).add(ctx.session)
+        try:
+            await runtime.subscribe_resource(target, str(params.uri))
+        except CatalogError as exc:
+            raise _mcp_error(exc) from None
         return types.EmptyResult()
 
     async def unsubscribe(ctx: ServerRequestContext[Any], params: types.UnsubscribeRequestParams) -> types.EmptyResult:
-        await forward(lambda c, s: c.session.unsubscribe_resource(str(params.uri)), ctx)
+        subscribers.get(str(params.uri), _Recent()).discard(ctx.session)
+        try:
+            await runtime.unsubscribe_resource(target, str(params.uri))
+        except CatalogError as exc:
+            raise _mcp_error(exc) from None
         return types.EmptyResult()
 
     async def list_prompts(ctx: ServerRequestContext[Any], params: types.PaginatedRequestParams | None) -> Any:

@@ -61,6 +61,8 @@ class UpstreamConnection:
         self._lost = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._interactive: list[CallOptions] = []
+        self.subscriptions: set[str] = set()
+        self._listen_task: asyncio.Task | None = None
         self.relay = Relay(target.name, self._sole_interactive_call)
 
     # --- lifecycle ------------------------------------------------------------
@@ -123,7 +125,11 @@ class UpstreamConnection:
                         self.target.transport,
                         client.protocol_version,
                     )
-                    await _first_of(self._closing.wait(), self._lost.wait(), ended.wait())
+                    self._after_open(client)
+                    try:
+                        await _first_of(self._closing.wait(), self._lost.wait(), ended.wait())
+                    finally:
+                        await self._stop_listening()
             except Exception as exc:
                 self.error = exc
                 logger.warning("upstream %s: session failed: %s", self.name, exc)
@@ -141,6 +147,83 @@ class UpstreamConnection:
                     await self._closing.wait()
         self.state = "closed"
         self._settled.set()
+
+    # --- change notifications ---------------------------------------------------------
+
+    @property
+    def modern(self) -> bool:
+        """True when the open session speaks a stateless (2026-07-28+) revision."""
+        return self.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+    def _after_open(self, client: Client) -> None:
+        """Ask for change notifications: a listen stream (2026-07-28) or re-subscribed resources."""
+        if self.modern:
+            self._start_listening(client)
+        elif self.subscriptions:
+            uris = sorted(self.subscriptions)
+            self._listen_task = asyncio.get_running_loop().create_task(
+                self._resubscribe(client, uris), context=contextvars.Context()
+            )
+
+    async def _resubscribe(self, client: Client, uris: list[str]) -> None:
+        for uri in uris:
+            try:
+                await client.session.subscribe_resource(uri)
+            except Exception as exc:
+                logger.warning("upstream %s: re-subscribing to %s failed: %s", self.name, uri, exc)
+
+    def _start_listening(self, client: Client) -> None:
+        if self._listen_task is not None:
+            self._listen_task.cancel()
+        uris = sorted(self.subscriptions)
+        self._listen_task = asyncio.get_running_loop().create_task(
+            self._listen(client, uris), context=contextvars.Context()
+        )
+
+    async def _listen(self, client: Client, uris: list[str]) -> None:
+        """Hold a subscriptions/listen stream; its events reach ``on_event`` through the message handler."""
+        try:
+            async with client.listen(
+                tools_list_changed=True,
+                prompts_list_changed=True,
+                resources_list_changed=True,
+                resource_subscriptions=uris,
+            ) as subscription:
+                async for _event in subscription:
+                    pass
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.info("upstream %s: change notifications unavailable: %s", self.name, exc)
+
+    async def _stop_listening(self) -> None:
+        task, self._listen_task = self._listen_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def subscribe(self, uri: str) -> None:
+        """Receive notifications/resources/updated for ``uri`` (kept across reconnects)."""
+        self.subscriptions.add(uri)
+        client = self.client
+        if client is None:
+            return
+        if self.modern:
+            self._start_listening(client)
+        else:
+            await client.session.subscribe_resource(uri)
+
+    async def unsubscribe(self, uri: str) -> None:
+        """Stop notifications about ``uri``."""
+        self.subscriptions.discard(uri)
+        client = self.client
+        if client is None:
+            return
+        if self.modern:
+            self._start_listening(client)
+        else:
+            await client.session.unsubscribe_resource(uri)
 
     async def close(self) -> None:
         """End the session (DELETE / terminate the process) and stop supervising."""
@@ -233,6 +316,7 @@ class UpstreamConnection:
             return
         params = getattr(root, "params", None)
         payload = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
+        payload.pop("_meta", None)  # session plumbing (e.g. the listen stream id), not the event
         try:
             result = self.on_event(self.target.gateway_id, method, payload)
             if asyncio.iscoroutine(result):

@@ -214,20 +214,27 @@ class MCPUpstreamRuntime:
         return {"latency_ms": round((time.monotonic() - started) * 1000, 1), "protocol_version": version}
 
     async def subscribe_resource(self, target: UpstreamTarget, uri: str) -> None:
-        """Ask the upstream for notifications/resources/updated about ``uri`` (handshake revisions)."""
+        """Be told (through listeners) when ``uri`` changes upstream: resources/subscribe on
+        handshake revisions, a subscriptions/listen stream on 2026-07-28; kept across reconnects."""
+        pool = self.pool()
 
         async def op(client: Client, seconds: float) -> None:
-            await client.session.subscribe_resource(uri)
+            conn = pool.connection(target)
+            assert conn is not None
+            await conn.subscribe(uri)
 
-        await self.pool().run(target, op, None, idempotent=True)
+        await pool.run(target, op, None, idempotent=True)
 
     async def unsubscribe_resource(self, target: UpstreamTarget, uri: str) -> None:
         """Stop resource update notifications about ``uri``."""
+        pool = self.pool()
 
         async def op(client: Client, seconds: float) -> None:
-            await client.session.unsubscribe_resource(uri)
+            conn = pool.connection(target)
+            assert conn is not None
+            await conn.unsubscribe(uri)
 
-        await self.pool().run(target, op, None, idempotent=True)
+        await pool.run(target, op, None, idempotent=True)
 
     async def close_upstream(self, gateway_id: str) -> None:
         """Close this worker's sessions to one upstream (after it was edited or deleted)."""

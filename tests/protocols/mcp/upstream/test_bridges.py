@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 
 import mcp_types as types
@@ -70,6 +72,26 @@ async def test_translate_serves_a_stdio_server_over_streamable_http(translated: 
     async with Client(f"{translated.url}/mcp") as other:
         second = (await other.call_tool("whoami", {})).structured_content
     assert second["pid"] == first["pid"]  # one supervised stdio process behind every client
+
+
+async def test_translate_passes_resource_updates_on(translated: ServerProcess) -> None:
+    updates: list[str] = []
+    heard = asyncio.Event()
+
+    async def on_message(message) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            updates.append(str(message.params.uri))
+            heard.set()
+
+    async with Client(f"{translated.url}/mcp", mode="legacy", message_handler=on_message) as client:
+        await client.session.subscribe_resource("test://watched-resource")
+        async with asyncio.timeout(15):
+            while not heard.is_set():  # the upstream's listen stream is acknowledged asynchronously
+                await client.call_tool("touch_resource", {"uri": "test://watched-resource"})
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.3):
+                        await heard.wait()
+    assert updates[0] == "test://watched-resource"
 
 
 async def test_translate_serves_over_sse(translated: ServerProcess) -> None:

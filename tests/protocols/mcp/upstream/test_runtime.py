@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -160,23 +161,31 @@ async def test_unreachable_and_non_mcp_urls_fail_clearly(runtime: MCPUpstreamRun
     assert runtime.pool().connection(not_mcp) is None
 
 
-async def test_list_changed_and_resource_updates_reach_listeners(runtime: MCPUpstreamRuntime) -> None:
-    target = stdio_target(gateway_id="events", protocol_version="2025-11-25")
+@pytest.mark.parametrize("pinned", [None, "2025-11-25"])
+async def test_list_changed_and_resource_updates_reach_listeners(
+    runtime: MCPUpstreamRuntime, pinned: str | None
+) -> None:
+    target = stdio_target(gateway_id="events", protocol_version=pinned)
     events: list[tuple[str, str, dict]] = []
-    got = asyncio.Event()
+    changed = asyncio.Event()
 
     def listener(gateway_id: str, method: str, params: dict) -> None:
         events.append((gateway_id, method, params))
-        if method == "notifications/resources/updated":
-            got.set()
+        changed.set()
+
+    async def until_heard(tool: str, arguments: dict, method: str) -> None:
+        # A listen stream (2026-07-28) is acknowledged asynchronously: repeat until the event is heard.
+        async with asyncio.timeout(10):
+            while method not in [m for _, m, _ in events]:
+                changed.clear()
+                await runtime.call_tool(target, tool, arguments, CallOptions())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.2):
+                        await changed.wait()
 
     runtime.add_listener(listener)
-    await runtime.call_tool(target, "add_tool", {"name": "fresh_tool"}, CallOptions())
     await runtime.subscribe_resource(target, "test://watched-resource")
-    await runtime.call_tool(target, "touch_resource", {"uri": "test://watched-resource"}, CallOptions())
-    async with asyncio.timeout(10):
-        await got.wait()
-    methods = [m for _, m, _ in events]
-    assert "notifications/tools/list_changed" in methods
+    await until_heard("touch_resource", {"uri": "test://watched-resource"}, "notifications/resources/updated")
+    await until_heard("add_tool", {"name": "fresh_tool"}, "notifications/tools/list_changed")
     assert ("events", "notifications/resources/updated", {"uri": "test://watched-resource"}) in events
     assert "fresh_tool" in {t.name for t in (await runtime.discover(target)).tools}
