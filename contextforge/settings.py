@@ -213,6 +213,12 @@ JWT_AUDIENCE = env_str("JWT_AUDIENCE", "contextforge-api")
 JWT_EXPIRY_MINUTES = env_int("JWT_EXPIRY_MINUTES", 60 * 24 * 7, minimum=1)
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30, minimum=0, maximum=3600)
 MCP_REQUIRE_AUTH = env_bool("MCP_REQUIRE_AUTH", True)
+# MCP serving: idle lifetime of a stateful session, SSE keep-alive period, browser origins allowed
+# besides those of ALLOWED_HOSTS (DNS-rebinding protection), public base URL for OAuth metadata.
+MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600, minimum=10)
+MCP_SSE_KEEPALIVE = env_int("MCP_SSE_KEEPALIVE", 15, minimum=1, maximum=300)
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS)
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 SSRF_ALLOW_PRIVATE_NETWORKS = env_bool("SSRF_ALLOW_PRIVATE_NETWORKS", not PRODUCTION)
 
 # --- REST API -------------------------------------------------------------------
