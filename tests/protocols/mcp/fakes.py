@@ -37,7 +37,7 @@ ECHO_SCHEMA = {
 
 
 class FakeCatalog:
-    """Fixed catalog: server "s1" (public), tools echo/slow/fails/progress, a resource, a prompt."""
+    """Fixed catalog: servers "s1" and "s2", tools echo/slow/fails/progress, a resource, a prompt."""
 
     def __init__(self, tool_count: int = 0) -> None:
         self.tools = [
@@ -50,9 +50,9 @@ class FakeCatalog:
         self.cancelled = asyncio.Event()
 
     async def get_server(self, context: Principal, server_id: str) -> ServerSpec:
-        if server_id != "s1":
+        if server_id not in ("s1", "s2"):
             raise CatalogError("not_found", f"Unknown server: {server_id}")
-        return ServerSpec(id="s1", name="Server One")
+        return ServerSpec(id=server_id, name=f"Server {server_id}")
 
     async def list_tools(self, context: Principal, server_id: str | None = None) -> list[ToolSpec]:
         return list(self.tools)
