@@ -8,6 +8,7 @@ lives in the shared session store, never only in one process.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ class SessionState:
     initialized: bool = False
     log_level: str | None = None
     subscriptions: list[str] = field(default_factory=list)
+    touched: float = 0.0
     dirty: bool = False
 
     def as_record(self) -> dict[str, Any]:
@@ -47,6 +49,7 @@ class SessionState:
             "initialized": self.initialized,
             "log_level": self.log_level,
             "subscriptions": self.subscriptions,
+            "touched": time.time(),
         }
 
     @classmethod
@@ -62,6 +65,7 @@ class SessionState:
             initialized=bool(record.get("initialized")),
             log_level=record.get("log_level"),
             subscriptions=list(record.get("subscriptions") or []),
+            touched=float(record.get("touched") or 0.0),
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -64,6 +65,8 @@ async def load_session(
     state = SessionState.from_record(record)
     if state.owner != principal_key(principal) or state.server_id != server_id:
         return None
+    if time.time() - state.touched > _ttl() / 2:
+        state.dirty = True  # refresh the lifetime of a session in use
     return state
 
 

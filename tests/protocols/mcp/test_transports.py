@@ -280,3 +280,17 @@ async def test_websocket(gateway) -> None:
             uri, subprotocols=["mcp"], additional_headers={**AUTH, "origin": "http://evil.example"}
         ):
             pass
+
+
+async def test_draining_module_refuses_new_work(gateway) -> None:
+    from apps.protocols.registry import ModuleState, registry
+
+    mcp = registry.get("mcp")
+    before = mcp.state
+    mcp.state = ModuleState.DRAINING
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(f"{gateway.url}/servers/s1/mcp", json=INIT, headers={**AUTH, **ACCEPT})
+            assert response.status_code == 503 and response.headers["retry-after"]
+    finally:
+        mcp.state = before

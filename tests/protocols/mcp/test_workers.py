@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
@@ -83,3 +84,20 @@ async def test_streamable_session_moves_between_workers(two_workers) -> None:
             async for _ in stream.aiter_lines():
                 pass  # the stream held by A ends when B ends the session
         assert (await client.post(f"{a.url}/servers/s1/mcp", json=call, headers=session)).status_code == 404
+
+
+async def test_cancellation_reaches_the_worker_running_the_call(two_workers) -> None:
+    a, b = two_workers
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": "2025-11-25"}}
+    async with httpx.AsyncClient(timeout=30) as client:
+        opened = await client.post(f"{a.url}/servers/s1/mcp", json=init, headers={**AUTH, **ACCEPT})
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], **AUTH, **ACCEPT}
+        call = {"jsonrpc": "2.0", "id": "slow-1", "method": "tools/call", "params": {"name": "slow"}}
+        running = asyncio.create_task(client.post(f"{a.url}/servers/s1/mcp", json=call, headers=session))
+        await asyncio.sleep(1)
+        assert not running.done()
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow-1"}}
+        assert (await client.post(f"{b.url}/servers/s1/mcp", json=cancel, headers=session)).status_code == 202
+        answer = await asyncio.wait_for(running, 20)
+        # A cancelled request gets no JSON-RPC response: the POST ends without one.
+        assert answer.status_code in (200, 202) and '"slow-1"' not in answer.text
