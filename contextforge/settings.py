@@ -237,6 +237,12 @@ MAX_TEAMS_PER_USER = env_int("MAX_TEAMS_PER_USER", 50, minimum=1)
 # Role a team member holds inside the team by membership alone (owners hold team_admin).
 TEAM_MEMBER_ROLE = env_str("TEAM_MEMBER_ROLE", "developer")
 MCP_REQUIRE_AUTH = env_bool("MCP_REQUIRE_AUTH", True)
+# MCP serving: idle lifetime of a stateful session, SSE keep-alive period, browser origins allowed
+# besides those of ALLOWED_HOSTS (DNS-rebinding protection), public base URL for OAuth metadata.
+MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600, minimum=10)
+MCP_SSE_KEEPALIVE = env_int("MCP_SSE_KEEPALIVE", 15, minimum=1, maximum=300)
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS)
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 SSRF_ALLOW_PRIVATE_NETWORKS = env_bool("SSRF_ALLOW_PRIVATE_NETWORKS", not PRODUCTION)
 
 # --- REST API -------------------------------------------------------------------
