@@ -221,16 +221,38 @@ JWT_ISSUER = env_str("JWT_ISSUER", "contextforge")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "contextforge-api")
 JWT_EXPIRY_MINUTES = env_int("JWT_EXPIRY_MINUTES", 60 * 24 * 7, minimum=1)
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30, minimum=0, maximum=3600)
+JWT_PRIVATE_KEY_FILE = env_str("JWT_PRIVATE_KEY_FILE", "")
+JWT_PUBLIC_KEY_FILE = env_str("JWT_PUBLIC_KEY_FILE", "")
+if not JWT_ALGORITHM.startswith("HS") and not (JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE):
+    raise SettingError("JWT_PRIVATE_KEY_FILE", f"PEM key files (and JWT_PUBLIC_KEY_FILE) for {JWT_ALGORITHM}", None)
+# Seconds a bearer token's verdict is cached (revocation bumps an epoch, so it takes effect at once).
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+# Basic auth (email + password) for the legacy JSON-RPC endpoint; off by default.
+BASIC_AUTH_ENABLED = env_bool("BASIC_AUTH_ENABLED", False)
+MAX_FAILED_LOGIN_ATTEMPTS = env_int("MAX_FAILED_LOGIN_ATTEMPTS", 5, minimum=1)
+ACCOUNT_LOCKOUT_MINUTES = env_int("ACCOUNT_LOCKOUT_MINUTES", 15, minimum=1)
+EMAIL_REGISTRATION_ENABLED = env_bool("EMAIL_REGISTRATION_ENABLED", False)
+INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7, minimum=1)
+MAX_TEAMS_PER_USER = env_int("MAX_TEAMS_PER_USER", 50, minimum=1)
+# Role a team member holds inside the team by membership alone (owners hold team_admin).
+TEAM_MEMBER_ROLE = env_str("TEAM_MEMBER_ROLE", "developer")
 MCP_REQUIRE_AUTH = env_bool("MCP_REQUIRE_AUTH", True)
+# MCP serving: idle lifetime of a stateful session, SSE keep-alive period, browser origins allowed
+# besides those of ALLOWED_HOSTS (DNS-rebinding protection), public base URL for OAuth metadata.
+MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600, minimum=10)
+MCP_SSE_KEEPALIVE = env_int("MCP_SSE_KEEPALIVE", 15, minimum=1, maximum=300)
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS)
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 SSRF_ALLOW_PRIVATE_NETWORKS = env_bool("SSRF_ALLOW_PRIVATE_NETWORKS", not PRODUCTION)
 
 # --- REST API -------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.accounts.api.authentication.BearerAuthentication",
+        "apps.accounts.api.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.api.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -241,6 +263,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Gateway, proxy and registry for MCP servers, A2A agents and REST APIs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["apps.catalog.api.schema.canonical_paths"],
+    "ENUM_NAME_OVERRIDES": {"VisibilityEnum": "apps.teams.models.Visibility"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
 
@@ -260,6 +284,31 @@ MCP_UPSTREAM_KEEPALIVE_SECONDS = env_int("MCP_UPSTREAM_KEEPALIVE_SECONDS", 60, m
 MCP_UPSTREAM_BREAKER_THRESHOLD = env_int("MCP_UPSTREAM_BREAKER_THRESHOLD", 5, minimum=1)
 MCP_UPSTREAM_BREAKER_COOLDOWN = env_int("MCP_UPSTREAM_BREAKER_COOLDOWN", 30, minimum=1)
 MCP_FEDERATION_MAX_HOPS = env_int("MCP_FEDERATION_MAX_HOPS", 4, minimum=1, maximum=32)
+
+# --- Catalog and plugins -----------------------------------------------------------
+
+# Older keys still accepted for decryption until `manage.py rotate_encryption_key` re-encrypts.
+ENCRYPTION_KEY_FALLBACKS = env_list("ENCRYPTION_KEY_FALLBACKS", [])
+GATEWAY_TOOL_NAME_SEPARATOR = env_str("GATEWAY_TOOL_NAME_SEPARATOR", "-")
+RESOURCE_MAX_BYTES = env_int("RESOURCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+RESOURCE_CACHE_TTL = env_int("RESOURCE_CACHE_TTL", 60, minimum=0)
+REST_TOOL_TIMEOUT_MS = env_int("REST_TOOL_TIMEOUT_MS", 20000, minimum=1)
+REST_TOOL_MAX_RESPONSE_BYTES = env_int("REST_TOOL_MAX_RESPONSE_BYTES", 10 * 1024 * 1024, minimum=1)
+OPENAPI_IMPORT_MAX_TOOLS = env_int("OPENAPI_IMPORT_MAX_TOOLS", 500, minimum=1)
+METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5, minimum=1)
+METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 500, minimum=1)
+METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 7, minimum=1)
+METRICS_ROLLUP_RETENTION_DAYS = env_int("METRICS_ROLLUP_RETENTION_DAYS", 365, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "catalog-flush-metrics": {"task": "catalog.flush_metrics", "schedule": float(METRICS_FLUSH_SECONDS)},
+        "catalog-rollup-metrics": {"task": "catalog.rollup_metrics", "schedule": 3600.0},
+        "catalog-prune-metrics": {"task": "catalog.prune_metrics", "schedule": 6 * 3600.0},
+    }
+)
+# Plugins: dotted paths of Plugin classes, loaded once at start-up; per-plugin config by name.
+PLUGINS = env_list("PLUGINS", [])
+PLUGINS_CONFIG: dict[str, dict] = {}
 
 # --- Static files, i18n ---------------------------------------------------------
 
