@@ -55,6 +55,7 @@ def run_wrk(load: Load, *, connections: int, duration: float, timeout: float = 1
         body.write_bytes(load.body)
         headers.write_text("".join(f"{k}: {v}\n" for k, v in load.headers.items()))
         env = {**os.environ, "BENCH_BODY": str(body), "BENCH_HEADERS": str(headers), "BENCH_OUT": str(out)}
+        env["BENCH_TOOL_CALL"] = "1" if b'"tools/call"' in load.body else "0"
         argv = [
             ensure_wrk(),
             f"-t{threads}",

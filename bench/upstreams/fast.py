@@ -21,7 +21,8 @@ from typing import Any
 import httptools
 import orjson
 
-from bench.upstreams.tools import TOOLS, ToolInputError, call_tool
+from bench.upstreams import tools as _tools
+from bench.upstreams.tools import ToolInputError, call_tool
 
 __all__ = ["handle_rpc", "main", "serve"]
 
@@ -44,6 +45,9 @@ def _result(params: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     if isinstance(meta, dict) and meta.get(META_VERSION) == STATELESS_REVISION:
         result["resultType"] = "complete"
     return result
+
+
+TOOL_LIST: list[dict[str, Any]] = _tools.TOOLS
 
 
 def handle_rpc(message: Any) -> dict[str, Any] | None:
@@ -75,7 +79,7 @@ def handle_rpc(message: Any) -> dict[str, Any] | None:
             result = {"content": [{"type": "text", "text": text}], "isError": False}
         return {"jsonrpc": "2.0", "id": msg_id, "result": _result(params, result)}
     if method == "tools/list":
-        return {"jsonrpc": "2.0", "id": msg_id, "result": _result(params, {"tools": TOOLS})}
+        return {"jsonrpc": "2.0", "id": msg_id, "result": _result(params, {"tools": TOOL_LIST})}
     if method == "ping":
         return {"jsonrpc": "2.0", "id": msg_id, "result": _result(params, {})}
     if method == "initialize":
@@ -200,7 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9100)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--tools", type=int, default=len(_tools.TOOLS), help="how many tools tools/list returns")
     args = parser.parse_args(argv)
+    global TOOL_LIST
+    TOOL_LIST = _tools.catalog(args.tools)
     if args.workers <= 1:
         _run(args.host, args.port)
         return

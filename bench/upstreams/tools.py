@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["TOOLS", "ToolInputError", "call_tool"]
+__all__ = ["TOOLS", "ToolInputError", "call_tool", "catalog"]
 
 TOOLS: list[dict[str, Any]] = [
     {
@@ -30,6 +30,17 @@ TOOLS: list[dict[str, Any]] = [
 ]
 
 
+def catalog(count: int = len(TOOLS)) -> list[dict[str, Any]]:
+    """``count`` tools: echo and add, then echo variants ``echo_0003``... (for the tools/list benchmark)."""
+    if count < len(TOOLS):
+        raise ValueError(f"tool count must be at least {len(TOOLS)}")
+    extra = [
+        {**TOOLS[0], "name": f"echo_{i:04d}", "description": f"Return the given text unchanged (variant {i})."}
+        for i in range(len(TOOLS) + 1, count + 1)
+    ]
+    return TOOLS + extra
+
+
 class ToolInputError(ValueError):
     """The arguments do not fit the tool's input schema (the message names the field)."""
 
@@ -45,7 +56,7 @@ def call_tool(name: str, arguments: Any) -> str:
     """Run tool ``name``; return its text output or raise KeyError / ToolInputError."""
     if not isinstance(arguments, dict):
         raise ToolInputError("'arguments' must be an object")
-    if name == "echo":
+    if name == "echo" or name.startswith("echo_"):
         text = arguments.get("text")
         if not isinstance(text, str):
             raise ToolInputError("argument 'text' must be a string")

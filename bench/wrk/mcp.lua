@@ -2,7 +2,7 @@
 -- Environment: BENCH_BODY (file with the request body), BENCH_HEADERS (optional file, "Name: value"
 -- per line), BENCH_OUT (file the summary is written to).
 -- An answer counts as an error when its status is not 2xx, when it carries no JSON-RPC "result"
--- (a JSON-RPC error), or when the tool result says "isError": true.
+-- (a JSON-RPC error), or, with BENCH_TOOL_CALL=1, when the tool result says "isError": true.
 
 local function read_all(path)
   local f = assert(io.open(path, "rb"))
@@ -23,6 +23,7 @@ if headers_file and headers_file ~= "" then
   end
 end
 
+local check_is_error = os.getenv("BENCH_TOOL_CALL") == "1"
 local threads = {}
 
 function setup(thread)
@@ -39,7 +40,7 @@ function response(status, headers, body)
   if status < 200 or status > 299 then
     bad_status = bad_status + 1
     if sample == "" then sample = status .. " " .. (body or ""):sub(1, 300) end
-  elseif not body:find('"result"', 1, true) or body:find('"isError"%s*:%s*true') then
+  elseif not body:find('"result"', 1, true) or (check_is_error and body:find('"isError"%s*:%s*true')) then
     rpc_errors = rpc_errors + 1
     if sample == "" then sample = body:sub(1, 300) end
   end
