@@ -40,10 +40,13 @@ def _error(msg_id: Any, code: int, message: str) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
 
 
-def _result(params: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+def _result(params: dict[str, Any], result: dict[str, Any], *, cacheable: bool = False) -> dict[str, Any]:
+    """``result`` in the form of the request's revision (2026-07-28 adds resultType, cache hints on lists)."""
     meta = params.get("_meta")
     if isinstance(meta, dict) and meta.get(META_VERSION) == STATELESS_REVISION:
         result["resultType"] = "complete"
+        if cacheable:
+            result["ttlMs"], result["cacheScope"] = 60_000, "public"
     return result
 
 
@@ -79,7 +82,7 @@ def handle_rpc(message: Any) -> dict[str, Any] | None:
             result = {"content": [{"type": "text", "text": text}], "isError": False}
         return {"jsonrpc": "2.0", "id": msg_id, "result": _result(params, result)}
     if method == "tools/list":
-        return {"jsonrpc": "2.0", "id": msg_id, "result": _result(params, {"tools": TOOL_LIST})}
+        return {"jsonrpc": "2.0", "id": msg_id, "result": _result(params, {"tools": TOOL_LIST}, cacheable=True)}
     if method == "ping":
         return {"jsonrpc": "2.0", "id": msg_id, "result": _result(params, {})}
     if method == "initialize":
