@@ -21,10 +21,15 @@ import httpx
 
 from bench.procs import GroupServer, free_port
 
-__all__ = ["Gateway", "GatewayServer", "SetupUnavailable"]
+__all__ = ["PLUGIN_CHAIN_ENV", "PLUGIN_CHAIN_ON", "Gateway", "GatewayServer", "SetupUnavailable"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_PATHS = ("/v1/auth/login", "/v1/auth/email/login")
+# Plugin chain hook: ``python -m bench --plugins`` starts a second gateway with this variable set to
+# PLUGIN_CHAIN_ON (the built-in plugins on) next to the default one (empty chain), and drives the
+# same stateless path on both. Point these at the plugins app's switch once it exists.
+PLUGIN_CHAIN_ENV = "PLUGINS"
+PLUGIN_CHAIN_ON = "builtins"
 
 
 class SetupUnavailable(RuntimeError):
@@ -101,10 +106,8 @@ class Gateway:
             LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
         )
-        # Plugin chain hook: the benchmark runs the gateway with an empty chain and with the
-        # built-ins on; the variable is the plugins app's switch once it exists.
-        if self.plugins:
-            env["PLUGINS"] = self.plugins
+        if self.plugins:  # plugin chain hook (see PLUGIN_CHAIN_ENV)
+            env[PLUGIN_CHAIN_ENV] = self.plugins
         return env
 
     @property

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from bench import messages as m
 from bench.driver import Load, ensure_wrk, run_wrk
-from bench.gateway import Gateway, GatewayServer, SetupUnavailable
+from bench.gateway import PLUGIN_CHAIN_ON, Gateway, GatewayServer, SetupUnavailable
 from bench.peer import Peer, PeerServer
 from bench.procs import GroupServer, free_port, rss_of
 from bench.report import write_report
@@ -70,6 +71,7 @@ class Outcome:
     spec: PathSpec
     load: Load | None = None
     reason: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
     runs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -116,8 +118,11 @@ def _load(spec: PathSpec, target: GatewayServer | PeerServer | str) -> Load:
     return Load(target.mcp_url, body, {**target.auth, **m.session_headers(session)})
 
 
-def _check(load: Load) -> None:
-    """One request answered with a JSON-RPC result, else the path is broken: fail before timing."""
+def _check(load: Load) -> dict[str, Any]:
+    """One request answered with a JSON-RPC result, else the path is broken: fail before timing.
+
+    Returns facts about the answer worth recording (how many tools a tools/list returned).
+    """
     answer = httpx.post(
         load.url,
         content=load.body,
@@ -126,6 +131,13 @@ def _check(load: Load) -> None:
     )
     if answer.status_code != 200 or '"result"' not in answer.text or '"isError":true' in answer.text.replace(" ", ""):
         raise RuntimeError(f"{load.url} answered {answer.status_code}: {answer.text[:300]}")
+    if b'"tools/list"' not in load.body:
+        return {}
+    text = answer.text
+    if text.lstrip().startswith("event:") or text.lstrip().startswith("data:"):  # one SSE event
+        text = next(line[5:] for line in text.splitlines() if line.startswith("data:"))
+    result = orjson.loads(text)["result"]
+    return {"listed_tools": len(result.get("tools", [])), "next_cursor": bool(result.get("nextCursor"))}
 
 
 class Stack:
@@ -151,7 +163,7 @@ class Stack:
         if via not in self.components:
             try:
                 if via.startswith("gateway"):
-                    plugins = "builtins" if via == "gateway-plugins" else ""
+                    plugins = PLUGIN_CHAIN_ON if via == "gateway-plugins" else ""
                     made: Gateway | Peer = Gateway(server=self.args.server, workers=self.args.workers, plugins=plugins)
                 else:
                     made = Peer(via.removeprefix("peer-"), workers=self.args.workers)
@@ -212,8 +224,8 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
         for outcome in outcomes:
             try:
                 outcome.load = _load(outcome.spec, stack.target(outcome.spec))
-                _check(outcome.load)
-                log(f"wired   {outcome.spec.name}: {outcome.load.url}")
+                outcome.facts = _check(outcome.load)
+                log(f"wired   {outcome.spec.name}: {outcome.load.url} {outcome.facts or ''}")
             except (SetupUnavailable, RuntimeError, httpx.HTTPError) as exc:
                 outcome.load, outcome.reason = None, str(exc)
                 log(f"skipped {outcome.spec.name}: {exc}")
@@ -253,6 +265,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
                 "wired": o.load is not None,
                 "reason": o.reason,
                 "url": o.load.url if o.load else None,
+                **o.facts,
                 "runs": {str(level): runs for level, runs in o.runs.items()},
             }
             for o in outcomes
