@@ -9,9 +9,9 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contextforge.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.asgi import get_asgi_application
 
-from contextforge.observability import configure_tracing  # noqa: E402
+from contextforge.observability import configure_tracing
 
 configure_tracing()
 django_asgi_app = get_asgi_application()

@@ -8,6 +8,7 @@ layer and Celery). DJANGO_ENV=production refuses to start with default secrets.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -32,8 +33,8 @@ PRODUCTION = DJANGO_ENV == "production"
 TESTING = DJANGO_ENV == "test" or "pytest" in sys.modules
 DEBUG = env_bool("DEBUG", DJANGO_ENV == "development")
 
-_DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"
-_DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-0123456789-abcdefghijklmnop"
+_DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - refused in production
+_DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-0123456789-abcdefghijklmnop"  # noqa: S105 - refused in production
 SECRET_KEY = env_secret("SECRET_KEY", _DEV_SECRET)
 JWT_SECRET_KEY = env_secret("JWT_SECRET_KEY", _DEV_JWT_SECRET)
 # Key material for encrypting upstream credentials at rest; derived from SECRET_KEY if unset.
@@ -47,7 +48,9 @@ if PRODUCTION:
         ("JWT_SECRET_KEY", JWT_SECRET_KEY, _DEV_JWT_SECRET),
     ):
         if _value == _default or len(_value) < 32:
-            raise SettingError(_name, "a unique secret of at least 32 characters when DJANGO_ENV=production", "<default or too short>")
+            raise SettingError(
+                _name, "a unique secret of at least 32 characters when DJANGO_ENV=production", "<default or too short>"
+            )
 
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 4444, minimum=1, maximum=65535)
@@ -143,7 +146,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so server processes started by tests can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
-    DATABASES["default"]["OPTIONS"] = {"pool": env_bool("DATABASE_POOL", not TESTING)}
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1),
+        # psycopg's pool (one per worker process); "timeout" bounds the wait for a free connection.
+        "pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1), "timeout": 10}
+        if env_bool("DATABASE_POOL", not TESTING)
+        else False,
+    }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -255,6 +264,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+with contextlib.suppress(OSError):  # the embedded default keeps its database and static files here
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
