@@ -10,6 +10,7 @@ import contextlib
 import os
 import signal
 import subprocess
+from typing import Any
 
 import psutil
 
@@ -35,24 +36,23 @@ class GroupServer(ServerProcess):
             return self.proc.wait(5)
 
 
-def rss_of(pid: int) -> dict[str, float]:
-    """Resident memory (MiB) of a server: per process of its tree that runs Python, the max and the total.
+WRAPPERS = {"make", "sh", "bash", "dash"}
 
-    A uvicorn/granian master plus N workers shows N+1 entries; ``max_mb`` is the largest worker.
+
+def rss_of(pid: int) -> dict[str, Any]:
+    """Resident memory (MiB) of a server's process tree (launch wrappers like make left out).
+
+    A uvicorn/granian master plus N workers shows N+1 entries; ``max_mb`` is the largest process
+    (a worker, in practice) and ``total_mb`` the sum.
     """
     root = psutil.Process(pid)
     sizes: dict[str, float] = {}
     for proc in [root, *root.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
-            if (
-                "python" in proc.name().lower()
-                or "granian" in proc.name().lower()
-                or (proc.cmdline()[:1] and ("python" in proc.cmdline()[0]))
-            ):
-                sizes[str(proc.pid)] = proc.memory_info().rss / (1 << 20)
-    workers = {k: v for k, v in sizes.items() if k != str(pid)} or sizes
+            if proc.name() not in WRAPPERS:
+                sizes[f"{proc.pid} {proc.name()}"] = round(proc.memory_info().rss / (1 << 20), 1)
     return {
-        "per_process_mb": {k: round(v, 1) for k, v in sizes.items()},
-        "max_mb": round(max(workers.values(), default=0.0), 1),
+        "per_process_mb": sizes,
+        "max_mb": max(sizes.values(), default=0.0),
         "total_mb": round(sum(sizes.values()), 1),
     }
