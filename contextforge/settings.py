@@ -221,6 +221,21 @@ JWT_ISSUER = env_str("JWT_ISSUER", "contextforge")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "contextforge-api")
 JWT_EXPIRY_MINUTES = env_int("JWT_EXPIRY_MINUTES", 60 * 24 * 7, minimum=1)
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30, minimum=0, maximum=3600)
+JWT_PRIVATE_KEY_FILE = env_str("JWT_PRIVATE_KEY_FILE", "")
+JWT_PUBLIC_KEY_FILE = env_str("JWT_PUBLIC_KEY_FILE", "")
+if not JWT_ALGORITHM.startswith("HS") and not (JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE):
+    raise SettingError("JWT_PRIVATE_KEY_FILE", f"PEM key files (and JWT_PUBLIC_KEY_FILE) for {JWT_ALGORITHM}", None)
+# Seconds a bearer token's verdict is cached (revocation bumps an epoch, so it takes effect at once).
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+# Basic auth (email + password) for the legacy JSON-RPC endpoint; off by default.
+BASIC_AUTH_ENABLED = env_bool("BASIC_AUTH_ENABLED", False)
+MAX_FAILED_LOGIN_ATTEMPTS = env_int("MAX_FAILED_LOGIN_ATTEMPTS", 5, minimum=1)
+ACCOUNT_LOCKOUT_MINUTES = env_int("ACCOUNT_LOCKOUT_MINUTES", 15, minimum=1)
+EMAIL_REGISTRATION_ENABLED = env_bool("EMAIL_REGISTRATION_ENABLED", False)
+INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7, minimum=1)
+MAX_TEAMS_PER_USER = env_int("MAX_TEAMS_PER_USER", 50, minimum=1)
+# Role a team member holds inside the team by membership alone (owners hold team_admin).
+TEAM_MEMBER_ROLE = env_str("TEAM_MEMBER_ROLE", "developer")
 MCP_REQUIRE_AUTH = env_bool("MCP_REQUIRE_AUTH", True)
 SSRF_ALLOW_PRIVATE_NETWORKS = env_bool("SSRF_ALLOW_PRIVATE_NETWORKS", not PRODUCTION)
 
@@ -228,9 +243,10 @@ SSRF_ALLOW_PRIVATE_NETWORKS = env_bool("SSRF_ALLOW_PRIVATE_NETWORKS", not PRODUC
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.accounts.api.authentication.BearerAuthentication",
+        "apps.accounts.api.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.api.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
