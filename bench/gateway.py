@@ -96,6 +96,8 @@ class Gateway:
             SECRET_KEY=secrets.token_hex(32),
             JWT_SECRET_KEY=secrets.token_hex(32),
             ALLOWED_HOSTS="127.0.0.1,localhost",
+            # plain HTTP on loopback stands for the hop behind a TLS-terminating proxy
+            SECURE_SSL_REDIRECT="false",
             DATA_DIR=self._data.name,
             PLATFORM_ADMIN_EMAIL=self.admin_email,
             PLATFORM_ADMIN_PASSWORD=self.admin_password,
