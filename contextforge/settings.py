@@ -257,6 +257,12 @@ MAX_TEAMS_PER_USER = env_int("MAX_TEAMS_PER_USER", 50, minimum=1)
 # Role a team member holds inside the team by membership alone (owners hold team_admin).
 TEAM_MEMBER_ROLE = env_str("TEAM_MEMBER_ROLE", "developer")
 MCP_REQUIRE_AUTH = env_bool("MCP_REQUIRE_AUTH", True)
+# MCP serving: idle lifetime of a stateful session, SSE keep-alive period, browser origins allowed
+# besides those of ALLOWED_HOSTS (DNS-rebinding protection), public base URL for OAuth metadata.
+MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600, minimum=10)
+MCP_SSE_KEEPALIVE = env_int("MCP_SSE_KEEPALIVE", 15, minimum=1, maximum=300)
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS)
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 SSRF_ALLOW_PRIVATE_NETWORKS = env_bool("SSRF_ALLOW_PRIVATE_NETWORKS", not PRODUCTION)
 
 # --- REST API -------------------------------------------------------------------
@@ -287,6 +293,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, min
 # Dotted paths of the protocol modules loaded at start-up, fixed for the process.
 PROTOCOL_MODULES = env_list("PROTOCOL_MODULES", ["apps.protocols.mcp.module.MCPModule"])
 MODULE_DRAIN_SECONDS = env_int("MODULE_DRAIN_SECONDS", 20, minimum=0, maximum=3600)
+
+# MCP upstream pool (apps/protocols/mcp/upstream): per-worker sessions to federated servers.
+MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 60, minimum=1, maximum=3600)
+MCP_UPSTREAM_CONNECT_TIMEOUT = env_int("MCP_UPSTREAM_CONNECT_TIMEOUT", 15, minimum=1, maximum=600)
+MCP_UPSTREAM_MAX_CONCURRENCY = env_int("MCP_UPSTREAM_MAX_CONCURRENCY", 32, minimum=1, maximum=10000)
+MCP_UPSTREAM_MAX_QUEUE = env_int("MCP_UPSTREAM_MAX_QUEUE", 1000, minimum=0, maximum=1000000)
+MCP_UPSTREAM_IDLE_SECONDS = env_int("MCP_UPSTREAM_IDLE_SECONDS", 300, minimum=1)
+MCP_UPSTREAM_KEEPALIVE_SECONDS = env_int("MCP_UPSTREAM_KEEPALIVE_SECONDS", 60, minimum=1)
+MCP_UPSTREAM_BREAKER_THRESHOLD = env_int("MCP_UPSTREAM_BREAKER_THRESHOLD", 5, minimum=1)
+MCP_UPSTREAM_BREAKER_COOLDOWN = env_int("MCP_UPSTREAM_BREAKER_COOLDOWN", 30, minimum=1)
+MCP_FEDERATION_MAX_HOPS = env_int("MCP_FEDERATION_MAX_HOPS", 4, minimum=1, maximum=32)
 
 # --- Catalog and plugins -----------------------------------------------------------
 
@@ -369,5 +386,6 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
     },
 }
