@@ -240,8 +240,6 @@ BASIC_AUTH_ENABLED = env_bool("BASIC_AUTH_ENABLED", False)
 MAX_FAILED_LOGIN_ATTEMPTS = env_int("MAX_FAILED_LOGIN_ATTEMPTS", 5, minimum=1)
 ACCOUNT_LOCKOUT_MINUTES = env_int("ACCOUNT_LOCKOUT_MINUTES", 15, minimum=1)
 EMAIL_REGISTRATION_ENABLED = env_bool("EMAIL_REGISTRATION_ENABLED", False)
-# Base URL users reach the gateway at (links in invitation emails).
-PUBLIC_URL = env_str("PUBLIC_URL", f"http://{HOST}:{PORT}")
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",

@@ -16,7 +16,8 @@ def send_invitation_email(invitation_id: int) -> bool:
     if invitation is None or not invitation.is_active or invitation.accepted_at is not None:
         return False
     inviter = invitation.invited_by.get_full_name() if invitation.invited_by_id else "A team owner"
-    link = f"{settings.PUBLIC_URL.rstrip('/')}/v1/teams/invitations/{invitation.token}/accept"
+    base = settings.PUBLIC_BASE_URL or f"http://{settings.HOST}:{settings.PORT}"
+    link = f"{base.rstrip('/')}/v1/teams/invitations/{invitation.token}/accept"
     send_mail(
         subject=f"Invitation to join {invitation.team.name} on ContextForge",
         message=(
