@@ -130,7 +130,10 @@ def _resolve_team(principal: Principal, team_id: Any, permission: str) -> Team |
     if team_id in (None, ""):
         return None
     try:
-        team = Team.objects.get(pk=int(team_id))
+        pk = int(team_id)
+        if not 0 < pk < 2**63:
+            raise ValueError(pk)
+        team = Team.objects.get(pk=pk)
     except (TypeError, ValueError, Team.DoesNotExist) as exc:
         raise InvalidInput(f"team {team_id!r} does not exist", "team_id") from exc
     if not principal.is_platform_admin and team.pk not in principal.team_ids:
