@@ -9,15 +9,14 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "contextforge.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.asgi import get_asgi_application
 
-from contextforge.observability import configure_tracing  # noqa: E402
+from contextforge.observability import configure_tracing
 
 configure_tracing()
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
 from apps.protocols.mcp import routing as mcp_routing  # noqa: E402
@@ -26,7 +25,9 @@ from contextforge.lifespan import Lifespan  # noqa: E402
 application = ProtocolTypeRouter(
     {
         "http": URLRouter([*mcp_routing.http_urlpatterns, re_path(r"", django_asgi_app)]),
-        "websocket": AllowedHostsOriginValidator(URLRouter(mcp_routing.websocket_urlpatterns)),
+        # The MCP WebSocket endpoints check Host and Origin themselves (DNS-rebinding protection),
+        # admitting non-browser clients that send no Origin, which AllowedHostsOriginValidator refuses.
+        "websocket": URLRouter(mcp_routing.websocket_urlpatterns),
         "lifespan": Lifespan(),
     }
 )

@@ -79,7 +79,9 @@ def env_int(
         return default
     bounds = ""
     if minimum is not None or maximum is not None:
-        bounds = f" between {minimum if minimum is not None else '-inf'} and {maximum if maximum is not None else 'inf'}"
+        bounds = (
+            f" between {minimum if minimum is not None else '-inf'} and {maximum if maximum is not None else 'inf'}"
+        )
     try:
         number = int(value)
     except ValueError:

@@ -44,7 +44,7 @@ def _check_database() -> str | None:
     except Exception as exc:
         return f"unreachable: {type(exc).__name__}: {exc}".strip()
     finally:
-        connection.close_if_unusable_or_obsolete()
+        connection.close()
     return None
 
 
@@ -72,18 +72,25 @@ async def _check_channel_layer() -> str | None:
     return None if message.get("type") == "ready.ping" else "message sent was not received"
 
 
-async def _bounded(name: str, coro) -> tuple[str, str | None]:
+async def _bounded(name: str, check) -> tuple[str, str | None]:
+    """Run one check (a coroutine, or a blocking function run in a thread) within CHECK_TIMEOUT.
+
+    Blocking checks run in the default executor, not through sync_to_async: a check
+    stuck on a dead database must not hold the response beyond the bound.
+    """
+    if not asyncio.iscoroutine(check):
+        check = asyncio.get_running_loop().run_in_executor(None, check)
     try:
-        return name, await asyncio.wait_for(coro, CHECK_TIMEOUT)
+        return name, await asyncio.wait_for(check, CHECK_TIMEOUT)
     except TimeoutError:
-        return name, f"no answer within {CHECK_TIMEOUT:.0f}s"
+        return name, f"unreachable: no answer within {CHECK_TIMEOUT:.0f}s"
 
 
 async def ready(request: HttpRequest) -> JsonResponse:
     """Readiness: database reachable and migrated, cache and channel layer reachable, modules ready."""
     results = await asyncio.gather(
-        _bounded("database", sync_to_async(_check_database, thread_sensitive=True)()),
-        _bounded("cache", sync_to_async(_check_cache, thread_sensitive=False)()),
+        _bounded("database", _check_database),
+        _bounded("cache", _check_cache),
         _bounded("channel_layer", _check_channel_layer()),
     )
     checks = {name: {"ok": error is None, **({"error": error} if error else {})} for name, error in results}

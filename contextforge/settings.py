@@ -8,6 +8,7 @@ layer and Celery). DJANGO_ENV=production refuses to start with default secrets.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -32,8 +33,8 @@ PRODUCTION = DJANGO_ENV == "production"
 TESTING = DJANGO_ENV == "test" or "pytest" in sys.modules
 DEBUG = env_bool("DEBUG", DJANGO_ENV == "development")
 
-_DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"
-_DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-0123456789-abcdefghijklmnop"
+_DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789-abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - refused in production
+_DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-0123456789-abcdefghijklmnop"  # noqa: S105 - refused in production
 SECRET_KEY = env_secret("SECRET_KEY", _DEV_SECRET)
 JWT_SECRET_KEY = env_secret("JWT_SECRET_KEY", _DEV_JWT_SECRET)
 # Key material for encrypting upstream credentials at rest; derived from SECRET_KEY if unset.
@@ -47,7 +48,9 @@ if PRODUCTION:
         ("JWT_SECRET_KEY", JWT_SECRET_KEY, _DEV_JWT_SECRET),
     ):
         if _value == _default or len(_value) < 32:
-            raise SettingError(_name, "a unique secret of at least 32 characters when DJANGO_ENV=production", "<default or too short>")
+            raise SettingError(
+                _name, "a unique secret of at least 32 characters when DJANGO_ENV=production", "<default or too short>"
+            )
 
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 4444, minimum=1, maximum=65535)
@@ -143,7 +146,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so server processes started by tests can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
 else:
-    DATABASES["default"]["OPTIONS"] = {"pool": env_bool("DATABASE_POOL", not TESTING)}
+    DATABASES["default"]["OPTIONS"] = {
+        "connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1),
+        # psycopg's pool (one per worker process); "timeout" bounds the wait for a free connection.
+        "pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10, minimum=1), "timeout": 10}
+        if env_bool("DATABASE_POOL", not TESTING)
+        else False,
+    }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -212,16 +221,38 @@ JWT_ISSUER = env_str("JWT_ISSUER", "contextforge")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "contextforge-api")
 JWT_EXPIRY_MINUTES = env_int("JWT_EXPIRY_MINUTES", 60 * 24 * 7, minimum=1)
 JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 30, minimum=0, maximum=3600)
+JWT_PRIVATE_KEY_FILE = env_str("JWT_PRIVATE_KEY_FILE", "")
+JWT_PUBLIC_KEY_FILE = env_str("JWT_PUBLIC_KEY_FILE", "")
+if not JWT_ALGORITHM.startswith("HS") and not (JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE):
+    raise SettingError("JWT_PRIVATE_KEY_FILE", f"PEM key files (and JWT_PUBLIC_KEY_FILE) for {JWT_ALGORITHM}", None)
+# Seconds a bearer token's verdict is cached (revocation bumps an epoch, so it takes effect at once).
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 60, minimum=0, maximum=3600)
+# Basic auth (email + password) for the legacy JSON-RPC endpoint; off by default.
+BASIC_AUTH_ENABLED = env_bool("BASIC_AUTH_ENABLED", False)
+MAX_FAILED_LOGIN_ATTEMPTS = env_int("MAX_FAILED_LOGIN_ATTEMPTS", 5, minimum=1)
+ACCOUNT_LOCKOUT_MINUTES = env_int("ACCOUNT_LOCKOUT_MINUTES", 15, minimum=1)
+EMAIL_REGISTRATION_ENABLED = env_bool("EMAIL_REGISTRATION_ENABLED", False)
+INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7, minimum=1)
+MAX_TEAMS_PER_USER = env_int("MAX_TEAMS_PER_USER", 50, minimum=1)
+# Role a team member holds inside the team by membership alone (owners hold team_admin).
+TEAM_MEMBER_ROLE = env_str("TEAM_MEMBER_ROLE", "developer")
 MCP_REQUIRE_AUTH = env_bool("MCP_REQUIRE_AUTH", True)
+# MCP serving: idle lifetime of a stateful session, SSE keep-alive period, browser origins allowed
+# besides those of ALLOWED_HOSTS (DNS-rebinding protection), public base URL for OAuth metadata.
+MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600, minimum=10)
+MCP_SSE_KEEPALIVE = env_int("MCP_SSE_KEEPALIVE", 15, minimum=1, maximum=300)
+MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS)
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 SSRF_ALLOW_PRIVATE_NETWORKS = env_bool("SSRF_ALLOW_PRIVATE_NETWORKS", not PRODUCTION)
 
 # --- REST API -------------------------------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.accounts.api.authentication.BearerAuthentication",
+        "apps.accounts.api.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.api.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -242,6 +273,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, min
 # Dotted paths of the protocol modules loaded at start-up, fixed for the process.
 PROTOCOL_MODULES = env_list("PROTOCOL_MODULES", ["apps.protocols.mcp.module.MCPModule"])
 MODULE_DRAIN_SECONDS = env_int("MODULE_DRAIN_SECONDS", 20, minimum=0, maximum=3600)
+
+# MCP upstream pool (apps/protocols/mcp/upstream): per-worker sessions to federated servers.
+MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 60, minimum=1, maximum=3600)
+MCP_UPSTREAM_CONNECT_TIMEOUT = env_int("MCP_UPSTREAM_CONNECT_TIMEOUT", 15, minimum=1, maximum=600)
+MCP_UPSTREAM_MAX_CONCURRENCY = env_int("MCP_UPSTREAM_MAX_CONCURRENCY", 32, minimum=1, maximum=10000)
+MCP_UPSTREAM_MAX_QUEUE = env_int("MCP_UPSTREAM_MAX_QUEUE", 1000, minimum=0, maximum=1000000)
+MCP_UPSTREAM_IDLE_SECONDS = env_int("MCP_UPSTREAM_IDLE_SECONDS", 300, minimum=1)
+MCP_UPSTREAM_KEEPALIVE_SECONDS = env_int("MCP_UPSTREAM_KEEPALIVE_SECONDS", 60, minimum=1)
+MCP_UPSTREAM_BREAKER_THRESHOLD = env_int("MCP_UPSTREAM_BREAKER_THRESHOLD", 5, minimum=1)
+MCP_UPSTREAM_BREAKER_COOLDOWN = env_int("MCP_UPSTREAM_BREAKER_COOLDOWN", 30, minimum=1)
+MCP_FEDERATION_MAX_HOPS = env_int("MCP_FEDERATION_MAX_HOPS", 4, minimum=1, maximum=32)
 
 # --- Catalog and plugins -----------------------------------------------------------
 
@@ -282,6 +324,8 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+with contextlib.suppress(OSError):  # the embedded default keeps its database and static files here
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -322,5 +366,6 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
     },
 }

@@ -9,6 +9,7 @@ django-celery-beat's database scheduler takes over and this ticker is not starte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -43,7 +44,9 @@ def interval_jobs(schedule: dict[str, dict[str, Any]]) -> list[_Job]:
         if not isinstance(every, int | float) or every <= 0:
             logger.info("ticker: %s has no fixed interval; it runs only under celery beat", name)
             continue
-        jobs.append(_Job(name, entry["task"], float(every), tuple(entry.get("args", ())), dict(entry.get("kwargs", {}))))
+        jobs.append(
+            _Job(name, entry["task"], float(every), tuple(entry.get("args", ())), dict(entry.get("kwargs", {})))
+        )
     return jobs
 
 
@@ -67,10 +70,8 @@ class Ticker:
         """Stop ticking; a job in progress is allowed to finish."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
 
     async def _loop(self) -> None:

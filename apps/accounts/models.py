@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -80,3 +83,63 @@ class User(AbstractBaseUser, PermissionsMixin):
     def get_short_name(self) -> str:
         """The part before the @."""
         return self.email.split("@", 1)[0]
+
+
+def _token_id() -> str:
+    return uuid.uuid4().hex
+
+
+class ApiToken(models.Model):
+    """A long-lived API token: the secret is shown once; only its SHA-256 hash is stored.
+
+    Scopes only narrow the owner's rights: a team, a set of virtual servers, a set of
+    permissions and an IP/CIDR allow list (empty lists mean "no narrowing").
+    """
+
+    id = models.CharField(primary_key=True, max_length=32, default=_token_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True, max_length=1000)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=16, editable=False, help_text="First characters, to recognise it.")
+    team = models.ForeignKey("teams.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens")
+    server_ids = models.JSONField(default=list, blank=True)
+    permissions = models.JSONField(default=list, blank=True)
+    ip_restrictions = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    usage_count = models.PositiveBigIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.CharField(max_length=254, blank=True)
+    revocation_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="unique_token_name_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.token_prefix}…)"
+
+    @property
+    def is_revoked(self) -> bool:
+        """True once revoked."""
+        return self.revoked_at is not None
+
+
+class RevokedToken(models.Model):
+    """A revoked JWT (or API token), by its jti; checked on every authentication."""
+
+    jti = models.CharField(primary_key=True, max_length=64)
+    revoked_at = models.DateTimeField(default=timezone.now)
+    revoked_by = models.CharField(max_length=254, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-revoked_at"]
+
+    def __str__(self) -> str:
+        return self.jti

@@ -7,7 +7,7 @@ No ORM object travels with it, so a sidecar module can receive it as JSON.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 __all__ = ["ANONYMOUS", "Principal"]
@@ -37,7 +37,7 @@ class Principal:
 
     def with_client_ip(self, ip: str | None) -> Principal:
         """A copy carrying the caller's address."""
-        return Principal(**{**self.__dict__, "client_ip": ip})
+        return replace(self, client_ip=ip)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (sets become sorted lists)."""

@@ -136,7 +136,9 @@ class ProtocolModule:
             await asyncio.wait_for(self._idle.wait(), timeout)
             return True
         except TimeoutError:
-            logger.warning("module %s: %d requests still in flight after %.1fs", self.descriptor.id, self.in_flight, timeout)
+            logger.warning(
+                "module %s: %d requests still in flight after %.1fs", self.descriptor.id, self.in_flight, timeout
+            )
             return False
 
     async def shutdown(self) -> None:
@@ -208,7 +210,8 @@ class ModuleRegistry:
     def report(self) -> dict[str, dict[str, Any]]:
         """Descriptor, health and stats of every module."""
         return {
-            m.descriptor.id: {**m.descriptor.as_dict(), **m.health(), "stats": m.stats()} for m in self._modules.values()
+            m.descriptor.id: {**m.descriptor.as_dict(), **m.health(), "stats": m.stats()}
+            for m in self._modules.values()
         }
 
 

@@ -247,7 +247,13 @@ class CatalogService(Protocol):
         """Tools of one server, or every visible tool under namespaced names, in a stable order."""
 
     async def call_tool(
-        self, context: CallerContext, name: str, arguments: dict[str, Any], *, server_id: str | None, options: CallOptions
+        self,
+        context: CallerContext,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        server_id: str | None,
+        options: CallOptions,
     ) -> ToolResult:
         """Resolve, run plugins, dispatch to the owning runtime, record metrics."""
 

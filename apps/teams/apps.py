@@ -9,3 +9,17 @@ class TeamsConfig(AppConfig):
     name = "apps.teams"
     label = "teams"
     verbose_name = "Teams"
+
+    def ready(self) -> None:
+        """Connect the signal handlers."""
+        from django.db.models.signals import post_migrate
+
+        from . import signals  # noqa: F401
+
+        post_migrate.connect(_builtin_roles, sender=self)
+
+
+def _builtin_roles(**kwargs) -> None:
+    from .services import ensure_builtin_roles
+
+    ensure_builtin_roles()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from apps.protocols.registry import ModuleDescriptor, ProtocolModule
+
+logger = logging.getLogger(__name__)
 
 #: MCP revisions this module serves, oldest first.
 SUPPORTED_REVISIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
@@ -20,3 +26,42 @@ class MCPModule(ProtocolModule):
             "transports": ["streamable-http", "sse", "websocket", "stdio"],
         },
     )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cancel_listener: asyncio.Task | None = None
+
+    async def on_initialize(self) -> None:
+        """Listen for cancellations of requests that may be running on this worker."""
+        self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-cancel-listener")
+
+    async def on_shutdown(self) -> None:
+        """Stop the cancellation listener."""
+        if self._cancel_listener is not None:
+            self._cancel_listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._cancel_listener
+            self._cancel_listener = None
+
+
+async def _relay_cancellations() -> None:
+    """Cancel local in-flight requests named on the shared cancellation channel (sent by any worker)."""
+    from .inflight import CANCEL_CHANNEL, inflight
+    from .transports.common import services
+
+    try:
+        bundle = services()
+    except Exception:
+        logger.exception("MCP cancellation relay disabled: the core services are not available")
+        return
+    while True:
+        try:
+            async for message in bundle.sessions.listen(CANCEL_CHANNEL):
+                stream_key, request_id = message.get("stream_key"), message.get("request_id")
+                if isinstance(stream_key, str) and isinstance(request_id, (str, int)):
+                    inflight.cancel(stream_key, request_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("MCP cancellation relay failed; listening again")
+            await asyncio.sleep(1)

@@ -1,7 +1,28 @@
-"""URL routes of the MCP module's ASGI consumers (HTTP streams and WebSocket)."""
+"""URL routes of the MCP module's ASGI apps (HTTP streams and WebSocket), mounted by contextforge/asgi.py."""
 
 from __future__ import annotations
 
-# Filled by the MCP serving side: (path pattern, consumer) pairs mounted by contextforge/asgi.py.
-http_urlpatterns: list = []
-websocket_urlpatterns: list = []
+from django.urls import re_path
+
+from .transports.rpc import RPCEndpoint
+from .transports.sse import SSEMessageEndpoint, SSEStreamEndpoint
+from .transports.streamable import StreamableHTTPEndpoint
+from .transports.websocket import WebSocketEndpoint
+from .transports.wellknown import ProtectedResourceMetadata
+
+_SERVER = r"servers/(?P<server_id>[A-Za-z0-9_.-]{1,64})"
+
+http_urlpatterns: list = [
+    re_path(r"^mcp/?$", StreamableHTTPEndpoint()),
+    re_path(rf"^{_SERVER}/mcp/?$", StreamableHTTPEndpoint()),
+    re_path(r"^sse/?$", SSEStreamEndpoint()),
+    re_path(rf"^{_SERVER}/sse/?$", SSEStreamEndpoint()),
+    re_path(r"^message/?$", SSEMessageEndpoint()),
+    re_path(rf"^{_SERVER}/message/?$", SSEMessageEndpoint()),
+    re_path(r"^rpc/?$", RPCEndpoint()),
+    re_path(r"^\.well-known/oauth-protected-resource(?P<resource>/.*)?$", ProtectedResourceMetadata()),
+]
+websocket_urlpatterns: list = [
+    re_path(r"^ws/?$", WebSocketEndpoint()),
+    re_path(rf"^{_SERVER}/ws/?$", WebSocketEndpoint()),
+]

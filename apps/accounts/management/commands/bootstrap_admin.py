@@ -21,7 +21,7 @@ class Command(BaseCommand):
             self.stdout.write(f"platform admin {email} created")
         else:
             self.stdout.write(f"platform admin {email} already exists")
-        if not settings.PRODUCTION and password == "changeme":
+        if not settings.PRODUCTION and password == "changeme":  # noqa: S105 - detecting the development default
             self.stderr.write(
                 self.style.WARNING(
                     f"WARNING: development credentials in use: {email} / {password} "

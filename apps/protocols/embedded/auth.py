@@ -1,0 +1,35 @@
+"""The auth & policy family of the SPI, served in-process over the accounts and teams apps."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from apps.accounts.tokens import authenticate_bearer
+from apps.protocols.spi import CallerContext, Credentials
+from apps.teams.permissions import has_permission
+
+__all__ = ["EmbeddedAuthService"]
+
+
+def _authenticate(credentials: Credentials) -> CallerContext | None:
+    if credentials.bearer:
+        return authenticate_bearer(credentials.bearer, credentials.client_ip)
+    if credentials.basic and settings.BASIC_AUTH_ENABLED:
+        from apps.accounts.services import authenticate_password
+
+        email, password = credentials.basic
+        return authenticate_password(email, password, client_ip=credentials.client_ip, auth_method="basic")
+    return None
+
+
+class EmbeddedAuthService:
+    """Resolves wire credentials to a caller and answers permission questions."""
+
+    async def authenticate(self, credentials: Credentials) -> CallerContext | None:
+        """Bearer JWT/API token; basic auth only when BASIC_AUTH_ENABLED. None when absent or invalid."""
+        return await sync_to_async(_authenticate, thread_sensitive=False)(credentials)
+
+    async def has_permission(self, context: CallerContext, permission: str, *, team_id: int | None = None) -> bool:
+        """The one permission service's answer for this caller."""
+        return await sync_to_async(has_permission, thread_sensitive=False)(context, permission, team_id)

@@ -1,0 +1,153 @@
+"""Stateful sessions of the handshake-era transports, kept in the shared session store.
+
+A session record lives in the SPI session service (Redis in production), so any worker
+can serve any request of a session; a session's server→client stream is a channel of
+the same service, so a message produced on one worker reaches the stream held by
+another. Ending a session removes its record and tells its stream to close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from django.conf import settings
+
+from apps.protocols.spi import CoreServices, Principal
+
+from .context import SessionState, principal_key
+from .methods import CATALOG_CHANNEL, change_notification
+
+__all__ = [
+    "EventLog",
+    "create_session",
+    "end_session",
+    "load_session",
+    "save_session",
+    "session_channel",
+    "session_messages",
+]
+
+#: Published on a session's channel to close its stream (the session ended).
+END = {"cf": "end"}
+_EVENT_LOG_SIZE = 200
+
+
+def session_channel(session_id: str) -> str:
+    """The channel carrying one session's server→client messages."""
+    return f"mcp.session.{session_id}"
+
+
+def _ttl() -> int:
+    return settings.MCP_SESSION_TTL
+
+
+async def create_session(services: CoreServices, principal: Principal, server_id: str | None) -> SessionState:
+    """A new session bound to its caller and server (not stored until ``save_session``)."""
+    state = SessionState(id=secrets.token_hex(16), owner=principal_key(principal), server_id=server_id)
+    state.dirty = True
+    return state
+
+
+async def load_session(
+    services: CoreServices, session_id: str, principal: Principal, server_id: str | None
+) -> SessionState | None:
+    """The session, if it exists and belongs to this caller and server (else None: "not found")."""
+    if not session_id or len(session_id) > 64:
+        return None
+    record = await services.sessions.load_session(session_id)
+    if record is None:
+        return None
+    state = SessionState.from_record(record)
+    if state.owner != principal_key(principal) or state.server_id != server_id:
+        return None
+    if time.time() - state.touched > _ttl() / 2:
+        state.dirty = True  # refresh the lifetime of a session in use
+    return state
+
+
+async def save_session(services: CoreServices, state: SessionState, *, force: bool = False) -> None:
+    """Store the session record when it changed (or to refresh its lifetime)."""
+    if state.dirty or force:
+        await services.sessions.save_session(state.id, state.as_record(), _ttl())
+        state.dirty = False
+
+
+async def end_session(services: CoreServices, session_id: str) -> None:
+    """End a session on every worker: drop the record, close its stream wherever it is held."""
+    await services.sessions.end_session(session_id)
+    await services.sessions.end_session(f"{session_id}.events")
+    await services.sessions.publish(session_channel(session_id), END)
+
+
+async def session_messages(services: CoreServices, state: SessionState) -> AsyncIterator[dict[str, Any]]:
+    """The server→client messages of a session: its own channel plus the catalog changes it follows.
+
+    Ends when the session is ended. Catalog changes become list_changed notifications
+    (and resources/updated for the URIs the session subscribed to, re-read from the store).
+    """
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+
+    async def pump(channel: str, catalog: bool) -> None:
+        async for message in services.sessions.listen(channel):
+            if catalog:
+                record = await services.sessions.load_session(state.id)
+                subscribed = frozenset((record or {}).get("subscriptions") or ())
+                message = change_notification(message, lambda kind, uri, s=subscribed: kind != "resource" or uri in s)
+                if message is None:
+                    continue
+            await queue.put(message)
+
+    tasks = [
+        asyncio.create_task(pump(session_channel(state.id), False)),
+        asyncio.create_task(pump(CATALOG_CHANNEL, True)),
+    ]
+    try:
+        while True:
+            message = await queue.get()
+            if message == END:
+                return
+            yield message
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+class EventLog:
+    """The recent events of one session stream, so a client can resume with Last-Event-ID.
+
+    Written only by the worker holding the stream (a single writer), read by whichever
+    worker serves the resuming GET.
+    """
+
+    def __init__(self, services: CoreServices, session_id: str) -> None:
+        self.services = services
+        self.key = f"{session_id}.events"
+
+    async def _load(self) -> dict[str, Any]:
+        return await self.services.sessions.load_session(self.key) or {"next": 1, "events": []}
+
+    async def append(self, message: dict[str, Any]) -> str:
+        """Record a message; return its event id."""
+        log = await self._load()
+        event_id = str(log["next"])
+        log["next"] += 1
+        log["events"] = [*log["events"][-(_EVENT_LOG_SIZE - 1) :], [event_id, message]]
+        await self.services.sessions.save_session(self.key, log, _ttl())
+        return event_id
+
+    async def after(self, last_event_id: str) -> list[tuple[str, dict[str, Any]]]:
+        """The messages recorded after ``last_event_id`` (all kept ones if it is unknown)."""
+        log = await self._load()
+        events = [(e[0], e[1]) for e in log["events"]]
+        ids = [e[0] for e in events]
+        if last_event_id in ids:
+            return events[ids.index(last_event_id) + 1 :]
+        return events

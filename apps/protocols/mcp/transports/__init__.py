@@ -1,0 +1,1 @@
+"""Thin transports around the pure dispatcher: streamable HTTP, legacy SSE, WebSocket, /rpc, stdio."""

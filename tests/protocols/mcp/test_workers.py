@@ -1,0 +1,103 @@
+"""Sessions across workers: two gateway processes sharing Redis serve one session together."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from tests.servers import VENV_BIN, ServerProcess, free_port, gateway_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.redis]
+
+AUTH = {"authorization": "Bearer good"}
+ACCEPT = {"accept": "application/json, text/event-stream"}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2024-11-05", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+
+
+def worker(redis_url: str) -> ServerProcess:
+    port = free_port()
+    argv = [str(VENV_BIN / "uvicorn"), "tests.protocols.mcp.fake_asgi:application", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--lifespan", "on"]
+    return ServerProcess(
+        argv, port=port, env=gateway_env(REDIS_URL=redis_url, MCP_REQUIRE_AUTH="true", MCP_SSE_KEEPALIVE="1")
+    )
+
+
+@pytest.fixture
+def two_workers(redis_url, transactional_db):
+    with worker(redis_url) as a, worker(redis_url) as b:
+        yield a, b
+
+
+async def next_data(lines) -> str:
+    async for line in lines:
+        if line.startswith("data:"):
+            return line[5:].strip()
+    raise AssertionError("stream ended")
+
+
+async def test_legacy_sse_stream_on_a_receives_replies_posted_to_b(two_workers) -> None:
+    a, b = two_workers
+    client = httpx.AsyncClient(timeout=15)
+    async with client, client.stream("GET", f"{a.url}/servers/s1/sse", headers=AUTH) as stream:
+        lines = stream.aiter_lines()
+        endpoint = await next_data(lines)
+        posted = await client.post(f"{b.url}{endpoint}", json=INIT, headers=AUTH)
+        assert posted.status_code == 202
+        reply = json.loads(await next_data(lines))
+        assert reply["id"] == 1 and reply["result"]["protocolVersion"] == "2024-11-05"
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert (await client.post(f"{b.url}{endpoint}", json=note, headers=AUTH)).status_code == 202
+        params = {"name": "echo", "arguments": {"text": "x"}}
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params}
+        assert (await client.post(f"{b.url}{endpoint}", json=call, headers=AUTH)).status_code == 202
+        reply = json.loads(await next_data(lines))
+        assert reply["id"] == 2 and reply["result"]["content"][0]["text"] == "x"
+
+
+async def test_streamable_session_moves_between_workers(two_workers) -> None:
+    a, b = two_workers
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": "2025-11-25"}}
+    async with httpx.AsyncClient(timeout=15) as client:
+        opened = await client.post(f"{a.url}/servers/s1/mcp", json=init, headers={**AUTH, **ACCEPT})
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], **AUTH, **ACCEPT}
+        note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+        assert (await client.post(f"{b.url}/servers/s1/mcp", json=note, headers=session)).status_code == 202
+        level = {"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel", "params": {"level": "debug"}}
+        assert (await client.post(f"{b.url}/servers/s1/mcp", json=level, headers=session)).status_code == 200
+        call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "progress"}}
+        # The log level set through worker B governs the call served by worker A.
+        answer = await client.post(f"{a.url}/servers/s1/mcp", json=call, headers=session)
+        assert answer.headers["content-type"].startswith("text/event-stream")
+        assert '"notifications/message"' in answer.text
+        async with client.stream("GET", f"{a.url}/servers/s1/mcp", headers=session) as stream:
+            assert stream.status_code == 200
+            assert (await client.delete(f"{b.url}/servers/s1/mcp", headers=session)).status_code == 200
+            async for _ in stream.aiter_lines():
+                pass  # the stream held by A ends when B ends the session
+        assert (await client.post(f"{a.url}/servers/s1/mcp", json=call, headers=session)).status_code == 404
+
+
+async def test_cancellation_reaches_the_worker_running_the_call(two_workers) -> None:
+    a, b = two_workers
+    init = {**INIT, "params": {**INIT["params"], "protocolVersion": "2025-11-25"}}
+    async with httpx.AsyncClient(timeout=30) as client:
+        opened = await client.post(f"{a.url}/servers/s1/mcp", json=init, headers={**AUTH, **ACCEPT})
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], **AUTH, **ACCEPT}
+        call = {"jsonrpc": "2.0", "id": "slow-1", "method": "tools/call", "params": {"name": "slow"}}
+        running = asyncio.create_task(client.post(f"{a.url}/servers/s1/mcp", json=call, headers=session))
+        await asyncio.sleep(1)
+        assert not running.done()
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": "slow-1"}}
+        assert (await client.post(f"{b.url}/servers/s1/mcp", json=cancel, headers=session)).status_code == 202
+        answer = await asyncio.wait_for(running, 20)
+        # A cancelled request gets no JSON-RPC response: the POST ends without one.
+        assert answer.status_code in (200, 202) and '"slow-1"' not in answer.text
