@@ -25,6 +25,7 @@ from apps.accounts.principal import Principal
 from apps.plugins.base import PluginViolation
 from apps.plugins.registry import registry as plugins
 from apps.protocols.spi import CallOptions, CatalogError, PromptResult, ResourceContents, ToolResult, UpstreamTarget
+from apps.teams.permissions import has_permission
 
 from . import metrics, runtimes, selectors
 from .crypto import DecryptionError
@@ -140,6 +141,11 @@ class _ToolPlan:
 
 def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolPlan:
     tool = selectors.resolve_tool(principal, name, server_id)
+    may_run = has_permission(principal, "tools.execute", obj=tool) or (
+        tool.visibility == "public" and has_permission(principal, "tools.execute")
+    )
+    if not may_run:
+        raise CatalogError("forbidden", f"you may not execute tool {name!r}")
     rest = target = None
     timeout = tool.timeout_ms / 1000 if tool.timeout_ms else None
     if tool.integration_type == IntegrationType.REST:
