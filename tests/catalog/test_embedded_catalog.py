@@ -33,6 +33,15 @@ class RecordingRuntime:
         return ToolResult(content=[{"type": "text", "text": f"{name}:{json.dumps(arguments)}"}])
 
 
+@pytest.fixture(autouse=True)
+async def _close_worker_connections():
+    """The database connection opened by sync_to_async's worker thread is closed after each test."""
+    yield
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()
+
+
 @pytest.fixture
 def runtime():
     rt = RecordingRuntime()

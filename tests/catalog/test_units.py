@@ -149,7 +149,8 @@ def test_key_derived_from_secret_key_when_unset(as_, settings):
 @pytest.mark.django_db
 def test_rollup_and_retention(settings):
     now = timezone.now().replace(minute=30)
-    metrics.flush()
+    metrics.flush()  # rows buffered by earlier tests
+    InvocationMetric.objects.all().delete()
     for i, ok in enumerate([True, True, False]):
         metrics.record(
             kind="tool", entity_id="t1", entity_name="echo", latency_ms=10.0 * (i + 1), success=ok, started_at=now
