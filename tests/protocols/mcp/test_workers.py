@@ -101,3 +101,27 @@ async def test_cancellation_reaches_the_worker_running_the_call(two_workers) -> 
         answer = await asyncio.wait_for(running, 20)
         # A cancelled request gets no JSON-RPC response: the POST ends without one.
         assert answer.status_code in (200, 202) and '"slow-1"' not in answer.text
+
+
+async def test_client_answer_posted_to_b_reaches_the_call_on_a(two_workers) -> None:
+    a, b = two_workers
+    params = {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {"sampling": {}},
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    async with httpx.AsyncClient(timeout=30) as client:
+        opened = await client.post(
+            f"{a.url}/servers/s1/mcp", json={**INIT, "params": params}, headers={**AUTH, **ACCEPT}
+        )
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], **AUTH, **ACCEPT}
+        call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "ask"}}
+        async with client.stream("POST", f"{a.url}/servers/s1/mcp", json=call, headers=session) as stream:
+            lines = stream.aiter_lines()
+            request = json.loads(await next_data(lines))
+            assert request["method"] == "sampling/createMessage"
+            answer = {"role": "assistant", "content": {"type": "text", "text": "via b"}, "model": "m"}
+            reply = {"jsonrpc": "2.0", "id": request["id"], "result": answer}
+            assert (await client.post(f"{b.url}/servers/s1/mcp", json=reply, headers=session)).status_code == 202
+            result = json.loads(await next_data(lines))
+            assert result["id"] == 9 and result["result"]["content"][0]["text"] == "client said: via b"
