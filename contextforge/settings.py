@@ -263,6 +263,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Gateway, proxy and registry for MCP servers, A2A agents and REST APIs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "PREPROCESSING_HOOKS": ["apps.catalog.api.schema.canonical_paths"],
+    "ENUM_NAME_OVERRIDES": {"VisibilityEnum": "apps.teams.models.Visibility"},
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
 
@@ -271,6 +273,31 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, min
 # Dotted paths of the protocol modules loaded at start-up, fixed for the process.
 PROTOCOL_MODULES = env_list("PROTOCOL_MODULES", ["apps.protocols.mcp.module.MCPModule"])
 MODULE_DRAIN_SECONDS = env_int("MODULE_DRAIN_SECONDS", 20, minimum=0, maximum=3600)
+
+# --- Catalog and plugins -----------------------------------------------------------
+
+# Older keys still accepted for decryption until `manage.py rotate_encryption_key` re-encrypts.
+ENCRYPTION_KEY_FALLBACKS = env_list("ENCRYPTION_KEY_FALLBACKS", [])
+GATEWAY_TOOL_NAME_SEPARATOR = env_str("GATEWAY_TOOL_NAME_SEPARATOR", "-")
+RESOURCE_MAX_BYTES = env_int("RESOURCE_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+RESOURCE_CACHE_TTL = env_int("RESOURCE_CACHE_TTL", 60, minimum=0)
+REST_TOOL_TIMEOUT_MS = env_int("REST_TOOL_TIMEOUT_MS", 20000, minimum=1)
+REST_TOOL_MAX_RESPONSE_BYTES = env_int("REST_TOOL_MAX_RESPONSE_BYTES", 10 * 1024 * 1024, minimum=1)
+OPENAPI_IMPORT_MAX_TOOLS = env_int("OPENAPI_IMPORT_MAX_TOOLS", 500, minimum=1)
+METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5, minimum=1)
+METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 500, minimum=1)
+METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 7, minimum=1)
+METRICS_ROLLUP_RETENTION_DAYS = env_int("METRICS_ROLLUP_RETENTION_DAYS", 365, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "catalog-flush-metrics": {"task": "catalog.flush_metrics", "schedule": float(METRICS_FLUSH_SECONDS)},
+        "catalog-rollup-metrics": {"task": "catalog.rollup_metrics", "schedule": 3600.0},
+        "catalog-prune-metrics": {"task": "catalog.prune_metrics", "schedule": 6 * 3600.0},
+    }
+)
+# Plugins: dotted paths of Plugin classes, loaded once at start-up; per-plugin config by name.
+PLUGINS = env_list("PLUGINS", [])
+PLUGINS_CONFIG: dict[str, dict] = {}
 
 # --- Static files, i18n ---------------------------------------------------------
 

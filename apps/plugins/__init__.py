@@ -1,1 +1,1 @@
-"""Plugin framework: hook points around every call, and the built-in plugins."""
+"""Plugin framework: hook points around tool, resource and prompt invocations."""

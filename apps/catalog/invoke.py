@@ -1,0 +1,361 @@
+"""The core invoke service: one path for tool calls, resource reads and prompt renders.
+
+resolve under the caller's visibility (and token scope) → validate arguments → plugin
+pre-hook → dispatch to the owning runtime (REST adapter here; MCP/A2A runtimes from
+``runtimes``) → plugin post-hook → metrics → plain SPI result. Failures are
+``CatalogError``s with the SPI codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
+
+from apps.accounts.principal import Principal
+from apps.plugins.base import PluginViolation
+from apps.plugins.registry import registry as plugins
+from apps.protocols.spi import CallOptions, CatalogError, PromptResult, ResourceContents, ToolResult, UpstreamTarget
+
+from . import metrics, runtimes, selectors
+from .crypto import DecryptionError
+from .errors import InvalidInput, NotFound
+from .models import IntegrationType, InvocationMetric, Prompt, Resource
+from .prompting import check_prompt_arguments, render_template
+from .rest_adapter import RestCall, call_rest
+from .services import auth_headers, resource_cache_key, tool_credentials, upstream_target
+
+__all__ = ["call_tool", "get_prompt", "read_resource", "validate_arguments"]
+
+
+# --- Shared steps ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=2048)
+def _validator(schema_json: str):
+    schema = json.loads(schema_json)
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def validate_arguments(schema: dict[str, Any], arguments: Any) -> None:
+    """Raise CatalogError invalid_arguments with the JSON Schema message when arguments do not fit."""
+    if not isinstance(arguments, dict):
+        raise CatalogError("invalid_arguments", "arguments must be an object")
+    validator = _validator(json.dumps(schema or {"type": "object"}, sort_keys=True))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        raise CatalogError(
+            "invalid_arguments",
+            f"{error.message}" + (f" (at {where})" if where else ""),
+            {"path": list(error.absolute_path), "validator": error.validator},
+        )
+
+
+async def _hook(hook: str, principal: Principal, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return await plugins.run(hook, principal, payload)
+    except PluginViolation as exc:
+        raise CatalogError("forbidden", exc.message, {"plugin": exc.plugin, "violation": exc.code}) from exc
+
+
+async def _within(awaitable, seconds: float | None, what: str):
+    if not seconds:
+        return await awaitable
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError as exc:
+        raise CatalogError("timeout", f"{what} did not finish within {seconds:g}s") from exc
+
+
+def _catalog_error(exc: Exception) -> CatalogError:
+    if isinstance(exc, CatalogError):
+        return exc
+    if isinstance(exc, NotFound):
+        return CatalogError("not_found", str(exc.errors.get("detail", exc)))
+    if isinstance(exc, InvalidInput):
+        return CatalogError("invalid_arguments", "; ".join(exc.errors.values()), {"fields": exc.errors})
+    if isinstance(exc, DecryptionError):
+        return CatalogError("internal", str(exc))
+    return CatalogError("internal", f"{type(exc).__name__}: {exc}")
+
+
+def _runtime(integration_type: str, method: str):
+    runtime = runtimes.get_runtime(integration_type)
+    if runtime is None or not callable(getattr(runtime, method, None)):
+        raise CatalogError("unavailable", f"no {integration_type} runtime is available in this process")
+    return getattr(runtime, method)
+
+
+class _Metric:
+    """Times one invocation and records it when done."""
+
+    def __init__(self, kind: str, principal: Principal, server_id: str | None) -> None:
+        self.kind, self.principal, self.server_id = kind, principal, server_id or ""
+        self.entity_id, self.entity_name = "", ""
+        self.started = time.perf_counter()
+        self.bytes_in = self.bytes_out = 0
+
+    def done(self, error: CatalogError | None, is_error: bool = False) -> None:
+        if not self.entity_id:
+            return  # never resolved: nothing to attribute the call to
+        metrics.record(
+            kind=self.kind,
+            entity_id=self.entity_id,
+            entity_name=self.entity_name,
+            server_id=self.server_id,
+            user_id=self.principal.user_id,
+            token_id=self.principal.token_id or "",
+            latency_ms=(time.perf_counter() - self.started) * 1000,
+            success=error is None and not is_error,
+            error_code=error.code if error else ("tool_error" if is_error else ""),
+            bytes_in=self.bytes_in,
+            bytes_out=self.bytes_out,
+        )
+
+
+# --- Tools ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _ToolPlan:
+    tool_id: str
+    name: str
+    original_name: str
+    input_schema: dict[str, Any]
+    integration_type: str
+    rest: RestCall | None
+    target: UpstreamTarget | None
+    timeout: float | None
+
+
+def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolPlan:
+    tool = selectors.resolve_tool(principal, name, server_id)
+    rest = target = None
+    timeout = tool.timeout_ms / 1000 if tool.timeout_ms else None
+    if tool.integration_type == IntegrationType.REST:
+        headers, query = auth_headers(tool.auth_type, tool_credentials(tool))
+        rest = RestCall(
+            method=tool.request_type,
+            url=tool.url,
+            headers=dict(tool.headers),
+            auth_headers=headers,
+            auth_query=query,
+            query_mapping=dict(tool.query_mapping),
+            header_mapping=dict(tool.header_mapping),
+            body_mapping=dict(tool.body_mapping),
+            jsonpath_filter=tool.jsonpath_filter,
+            timeout_ms=tool.timeout_ms,
+        )
+    else:
+        if tool.gateway is None:
+            raise CatalogError("unavailable", f"tool {name!r} has no upstream")
+        if not tool.gateway.enabled:
+            raise NotFound(f"tool {name!r} not found")
+        target = upstream_target(tool.gateway)
+        timeout = timeout or tool.gateway.timeout_seconds
+    return _ToolPlan(
+        str(tool.pk), name, tool.original_name, tool.input_schema, tool.integration_type, rest, target, timeout
+    )
+
+
+async def call_tool(
+    principal: Principal,
+    name: str,
+    arguments: dict[str, Any] | None,
+    *,
+    server_id: str | None = None,
+    options: CallOptions | None = None,
+) -> ToolResult:
+    """Call a tool by the name the caller sees; the one path every protocol uses."""
+    options = options or CallOptions()
+    metric = _Metric(InvocationMetric.Kind.TOOL, principal, server_id)
+    error: CatalogError | None = None
+    result: ToolResult | None = None
+    try:
+        plan = await sync_to_async(_plan_tool)(principal, name, server_id)
+        metric.entity_id, metric.entity_name = plan.tool_id, name
+        arguments = {} if arguments is None else arguments
+        validate_arguments(plan.input_schema, arguments)
+        payload = await _hook(
+            "tool_pre_invoke",
+            principal,
+            {"name": name, "tool_id": plan.tool_id, "server_id": server_id, "arguments": arguments},
+        )
+        arguments = payload.get("arguments", arguments)
+        metric.bytes_in = len(json.dumps(arguments, default=str))
+        timeout = options.timeout or plan.timeout
+        if plan.rest is not None:
+            result = await call_rest(plan.rest, arguments, seconds=timeout)
+        else:
+            runner = _runtime(plan.integration_type, "call_tool")
+            result = await _within(runner(plan.target, plan.original_name, arguments, options), timeout, "tool")
+        post = await _hook(
+            "tool_post_invoke",
+            principal,
+            {"name": name, "tool_id": plan.tool_id, "server_id": server_id, "result": asdict(result)},
+        )
+        if post.get("result") is not None and post["result"] != asdict(result):
+            result = ToolResult(**post["result"])
+        metric.bytes_out = len(json.dumps(result.content, default=str))
+        return result
+    except Exception as exc:
+        error = _catalog_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
+    finally:
+        metric.done(error, is_error=bool(result and result.is_error))
+
+
+# --- Resources ------------------------------------------------------------------------
+
+
+def _plan_resource(principal: Principal, uri: str, server_id: str | None, resource_id: str | None = None):
+    if resource_id is not None:
+        resource = selectors.visible(Resource, principal).filter(pk=resource_id, enabled=True).first()
+        if resource is None:
+            raise NotFound(f"resource {resource_id} not found")
+    else:
+        resource = selectors.resolve_resource(principal, uri, server_id)
+    if resource.gateway_id is None:
+        if resource.binary_content is not None:
+            blob = base64.b64encode(bytes(resource.binary_content)).decode()
+            contents = [ResourceContents(uri=resource.uri, mime_type=resource.mime_type or None, blob=blob)]
+        else:
+            contents = [
+                ResourceContents(
+                    uri=resource.uri, mime_type=resource.mime_type or None, text=resource.text_content or ""
+                )
+            ]
+        return str(resource.pk), contents
+    if not resource.gateway.enabled:
+        raise NotFound(f"resource {uri!r} not found")
+    return str(resource.pk), upstream_target(resource.gateway)
+
+
+async def read_resource(
+    principal: Principal,
+    uri: str,
+    *,
+    server_id: str | None = None,
+    options: CallOptions | None = None,
+    resource_id: str | None = None,
+) -> list[ResourceContents]:
+    """Read a resource (by URI, or by id): local content, or the upstream's through its runtime
+    (cached for RESOURCE_CACHE_TTL)."""
+    options = options or CallOptions()
+    metric = _Metric(InvocationMetric.Kind.RESOURCE, principal, server_id)
+    error: CatalogError | None = None
+    try:
+        payload = await _hook("resource_pre_fetch", principal, {"uri": uri, "server_id": server_id})
+        uri = payload.get("uri", uri)
+        resource_id, plan = await sync_to_async(_plan_resource)(principal, uri, server_id, resource_id)
+        metric.entity_id, metric.entity_name = resource_id, uri
+        if isinstance(plan, UpstreamTarget):
+            key = resource_cache_key(resource_id)
+            cached = await cache.aget(key) if settings.RESOURCE_CACHE_TTL else None
+            if cached is not None:
+                contents = [ResourceContents(**item) for item in cached]
+            else:
+                reader = _runtime("MCP", "read_resource")
+                contents = list(
+                    await _within(reader(plan, uri, options), options.timeout or plan.timeout, "resource read")
+                )
+                size = sum(len(c.text or "") + len(c.blob or "") for c in contents)
+                if size > settings.RESOURCE_MAX_BYTES * 4 // 3:
+                    raise CatalogError("unavailable", f"resource is larger than {settings.RESOURCE_MAX_BYTES} bytes")
+                if settings.RESOURCE_CACHE_TTL:
+                    await cache.aset(key, [asdict(c) for c in contents], settings.RESOURCE_CACHE_TTL)
+        else:
+            contents = plan
+        post = await _hook(
+            "resource_post_fetch",
+            principal,
+            {"uri": uri, "server_id": server_id, "contents": [asdict(c) for c in contents]},
+        )
+        contents = [ResourceContents(**item) for item in post.get("contents", [])]
+        metric.bytes_out = sum(len(c.text or "") + len(c.blob or "") for c in contents)
+        return contents
+    except Exception as exc:
+        error = _catalog_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
+    finally:
+        metric.done(error)
+
+
+# --- Prompts --------------------------------------------------------------------------
+
+
+def _plan_prompt(principal: Principal, name: str, server_id: str | None, prompt_id: str | None = None):
+    if prompt_id is not None:
+        prompt = (
+            selectors.visible(Prompt, principal).filter(pk=prompt_id, enabled=True).select_related("gateway").first()
+        )
+        if prompt is None:
+            raise NotFound(f"prompt {prompt_id} not found")
+    else:
+        prompt = selectors.resolve_prompt(principal, name, server_id)
+    target = None
+    if prompt.gateway_id is not None:
+        if not prompt.gateway.enabled:
+            raise NotFound(f"prompt {name!r} not found")
+        target = upstream_target(prompt.gateway)
+    return prompt, target
+
+
+async def get_prompt(
+    principal: Principal,
+    name: str,
+    arguments: dict[str, str] | None,
+    *,
+    server_id: str | None = None,
+    options: CallOptions | None = None,
+    prompt_id: str | None = None,
+) -> PromptResult:
+    """Render a prompt (by exposed name, or by id): sandboxed Jinja2 locally, or the upstream's runtime."""
+    options = options or CallOptions()
+    metric = _Metric(InvocationMetric.Kind.PROMPT, principal, server_id)
+    error: CatalogError | None = None
+    try:
+        prompt, target = await sync_to_async(_plan_prompt)(principal, name, server_id, prompt_id)
+        name = name or prompt.name
+        metric.entity_id, metric.entity_name = str(prompt.pk), name
+        arguments = check_prompt_arguments(prompt.arguments, arguments)
+        payload = await _hook(
+            "prompt_pre_fetch", principal, {"name": name, "server_id": server_id, "arguments": arguments}
+        )
+        arguments = payload.get("arguments", arguments)
+        if target is None:
+            text = render_template(prompt.template, prompt.arguments, arguments)
+            result = PromptResult(
+                messages=[{"role": "user", "content": {"type": "text", "text": text}}],
+                description=prompt.description or None,
+            )
+        else:
+            getter = _runtime("MCP", "get_prompt")
+            result = await _within(getter(target, prompt.original_name, arguments, options), options.timeout, "prompt")
+        post = await _hook(
+            "prompt_post_fetch", principal, {"name": name, "server_id": server_id, "result": asdict(result)}
+        )
+        result = PromptResult(**post.get("result", asdict(result)))
+        metric.bytes_out = len(json.dumps(result.messages, default=str))
+        return result
+    except Exception as exc:
+        error = _catalog_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
+    finally:
+        metric.done(error)
