@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["CATALOG_CHANNEL", "LOG_LEVELS", "REQUEST_HANDLERS", "Call", "handle_notification", "server_capabilities"]
 
-#: Channel on which the core announces catalog changes: {"kind": "tools"|"resources"|"prompts", "uri": ...}.
+#: Channel on which the core announces catalog changes (the session service's contract):
+#: {"kind": "tools"|"resources"|"prompts"}, or {"kind": "resource", "uri": ...} for one resource.
 CATALOG_CHANNEL = "catalog.changes"
 #: RFC 5424 levels as MCP names them, least severe first.
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
