@@ -111,13 +111,20 @@ def build_catalog(backend_url: str, *, visibility: str = "public") -> CatalogFix
     ]
     prompts = [
         services.create_prompt(
-            who, {**common, "name": "test_simple_prompt", "template": "This is a simple prompt for testing."}
+            who,
+            {
+                **common,
+                "name": "test_simple_prompt",
+                "description": "A simple prompt",
+                "template": "This is a simple prompt for testing.",
+            },
         ),
         services.create_prompt(
             who,
             {
                 **common,
                 "name": "test_prompt_with_arguments",
+                "description": "A prompt with arguments",
                 "arguments": [
                     {"name": "arg1", "description": "First", "required": True},
                     {"name": "arg2", "description": "Second", "required": True},
