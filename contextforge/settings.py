@@ -274,6 +274,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, min
 PROTOCOL_MODULES = env_list("PROTOCOL_MODULES", ["apps.protocols.mcp.module.MCPModule"])
 MODULE_DRAIN_SECONDS = env_int("MODULE_DRAIN_SECONDS", 20, minimum=0, maximum=3600)
 
+# MCP upstream pool (apps/protocols/mcp/upstream): per-worker sessions to federated servers.
+MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 60, minimum=1, maximum=3600)
+MCP_UPSTREAM_CONNECT_TIMEOUT = env_int("MCP_UPSTREAM_CONNECT_TIMEOUT", 15, minimum=1, maximum=600)
+MCP_UPSTREAM_MAX_CONCURRENCY = env_int("MCP_UPSTREAM_MAX_CONCURRENCY", 32, minimum=1, maximum=10000)
+MCP_UPSTREAM_MAX_QUEUE = env_int("MCP_UPSTREAM_MAX_QUEUE", 1000, minimum=0, maximum=1000000)
+MCP_UPSTREAM_IDLE_SECONDS = env_int("MCP_UPSTREAM_IDLE_SECONDS", 300, minimum=1)
+MCP_UPSTREAM_KEEPALIVE_SECONDS = env_int("MCP_UPSTREAM_KEEPALIVE_SECONDS", 60, minimum=1)
+MCP_UPSTREAM_BREAKER_THRESHOLD = env_int("MCP_UPSTREAM_BREAKER_THRESHOLD", 5, minimum=1)
+MCP_UPSTREAM_BREAKER_COOLDOWN = env_int("MCP_UPSTREAM_BREAKER_COOLDOWN", 30, minimum=1)
+MCP_FEDERATION_MAX_HOPS = env_int("MCP_FEDERATION_MAX_HOPS", 4, minimum=1, maximum=32)
+
 # --- Catalog and plugins -----------------------------------------------------------
 
 # Older keys still accepted for decryption until `manage.py rotate_encryption_key` re-encrypts.
@@ -355,5 +366,6 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
     },
 }
