@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,8 @@ class Gateway:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             # plain HTTP on loopback stands for the hop behind a TLS-terminating proxy
             SECURE_SSL_REDIRECT="false",
+            # the upstreams listen on loopback, which the SSRF guard refuses in production
+            SSRF_ALLOW_PRIVATE_NETWORKS="true",
             DATA_DIR=self._data.name,
             PLATFORM_ADMIN_EMAIL=self.admin_email,
             PLATFORM_ADMIN_PASSWORD=self.admin_password,
@@ -165,8 +168,7 @@ class Gateway:
             gateway = _ok(
                 c.post("/v1/gateways", json={"name": name, "url": upstream_url, "transport": "STREAMABLEHTTP"})
             )
-            gateway_id = str(gateway["id"])
-            tools = [t for t in _all(c, "/v1/tools") if str(t.get("gatewayId", t.get("gateway_id"))) == gateway_id]
+            tools = self._discovered(c, str(gateway["id"]), timeout)
             if not tools:
                 raise SetupUnavailable(f"gateway registered {upstream_url} but lists no tools from it")
             bundle = {"name": f"{name}-server", "associated_tools": [str(t["id"]) for t in tools]}
@@ -174,8 +176,29 @@ class Gateway:
             if answer.status_code == 422 or answer.status_code == 400:  # flat body instead of {"server": ...}
                 answer = c.post("/v1/servers", json=bundle)
             server = _ok(answer)
-        mapping = {str(t.get("originalName") or t.get("original_name") or t["name"]): str(t["name"]) for t in tools}
+            # the name each tool is exposed by in this server (it may differ from the catalog name)
+            exposed = _all(c, f"/v1/servers/{server['id']}/tools")
+        mapping = {
+            str(t.get("originalName") or t["name"]): str(t.get("exposedName") or t["name"]) for t in exposed or tools
+        }
         return GatewayServer(base_url=self.base_url, server_id=str(server["id"]), token=token, tools=mapping)
+
+    @staticmethod
+    def _discovered(client: httpx.Client, gateway_id: str, timeout: float) -> list[dict[str, Any]]:
+        """The gateway's tools: discovery runs after registration; ask for a refresh if none show up."""
+
+        def listed() -> list[dict[str, Any]]:
+            return [t for t in _all(client, "/v1/tools") if str(t.get("gatewayId")) == gateway_id]
+
+        deadline = time.monotonic() + min(timeout, 10.0)
+        while not (tools := listed()) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if tools:
+            return tools
+        refreshed = client.post(f"/v1/gateways/{gateway_id}/tools/refresh")
+        if refreshed.status_code >= 400:
+            raise SetupUnavailable(f"tools/refresh of the gateway -> {refreshed.status_code}: {refreshed.text[:300]}")
+        return listed()
 
 
 def _ok(response: httpx.Response) -> Any:

@@ -148,7 +148,7 @@ class Stack:
         self.stack = contextlib.ExitStack()
         self.upstreams: dict[str, GroupServer] = {}
         self.components: dict[str, Any] = {}  # via -> Gateway | Peer | SetupUnavailable
-        self.registered: dict[tuple[str, str], GatewayServer | PeerServer] = {}
+        self.registered: dict[tuple[str, str], GatewayServer | PeerServer | Exception] = {}
 
     def upstream_url(self, kind: str) -> str:
         """Start upstream ``kind`` once; its MCP URL."""
@@ -182,9 +182,14 @@ class Stack:
             return url
         key = (spec.via, spec.upstream)
         if key not in self.registered:
-            component = self.component(spec.via)
-            self.registered[key] = component.register(f"bench-{spec.upstream}", url)
-        return self.registered[key]
+            try:
+                self.registered[key] = self.component(spec.via).register(f"bench-{spec.upstream}", url)
+            except (SetupUnavailable, RuntimeError, httpx.HTTPError) as exc:
+                self.registered[key] = exc  # reported once per path, not retried
+        found = self.registered[key]
+        if isinstance(found, Exception):
+            raise SetupUnavailable(str(found))
+        return found
 
     def rss(self) -> dict[str, Any]:
         """Resident memory of every running component, per process."""
