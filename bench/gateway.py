@@ -44,7 +44,8 @@ class GatewayServer:
     base_url: str
     server_id: str
     token: str
-    tools: dict[str, str] = field(default_factory=dict)  # upstream tool name -> gateway tool name
+    tools: dict[str, str] = field(default_factory=dict)  # upstream tool name -> name in this server
+    rpc_tools: dict[str, str] = field(default_factory=dict)  # upstream tool name -> catalog-wide name (/rpc)
 
     @property
     def mcp_url(self) -> str:
@@ -181,14 +182,18 @@ class Gateway:
         mapping = {
             str(t.get("originalName") or t["name"]): str(t.get("exposedName") or t["name"]) for t in exposed or tools
         }
-        return GatewayServer(base_url=self.base_url, server_id=str(server["id"]), token=token, tools=mapping)
+        catalog_names = {str(t.get("originalName") or t["name"]): str(t["name"]) for t in tools}
+        return GatewayServer(
+            base_url=self.base_url, server_id=str(server["id"]), token=token, tools=mapping, rpc_tools=catalog_names
+        )
 
     @staticmethod
     def _discovered(client: httpx.Client, gateway_id: str, timeout: float) -> list[dict[str, Any]]:
         """The gateway's tools: discovery runs after registration; ask for a refresh if none show up."""
 
         def listed() -> list[dict[str, Any]]:
-            return [t for t in _all(client, "/v1/tools") if str(t.get("gatewayId")) == gateway_id]
+            found = _all(client, "/v1/tools", gateway_id=gateway_id)
+            return [t for t in found if str(t.get("gatewayId")) == gateway_id]
 
         deadline = time.monotonic() + min(timeout, 10.0)
         while not (tools := listed()) and time.monotonic() < deadline:
@@ -210,16 +215,19 @@ def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-def _all(client: httpx.Client, path: str) -> list[dict[str, Any]]:
-    """Every item of a list endpoint, following limit/offset pages or a cursor."""
+def _all(client: httpx.Client, path: str, **filters: str) -> list[dict[str, Any]]:
+    """Every item of a list endpoint: a JSON array paged by the Link header, or a ``next`` envelope."""
     items: list[dict[str, Any]] = []
     url: str | None = path
-    params: dict[str, Any] | None = {"limit": 500}
+    params: dict[str, Any] | None = {"limit": 500, **filters}
     while url:
-        payload = _ok(client.get(url, params=params))
+        response = client.get(url, params=params)
+        payload = _ok(response)
         if isinstance(payload, list):
-            return items + payload
-        page = payload.get("results") or payload.get("items") or payload.get("data") or []
-        items += page
-        url, params = payload.get("next"), None
+            items += payload
+            url = response.links.get("next", {}).get("url")
+        else:
+            items += payload.get("results") or payload.get("items") or payload.get("data") or []
+            url = payload.get("next")
+        params = None  # the next link carries them
     return items
