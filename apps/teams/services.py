@@ -211,6 +211,7 @@ def remove_member(actor: Principal, membership: TeamMember) -> None:
 @transaction.atomic
 def leave_team(actor: Principal, team: Team) -> None:
     """Leave a team; the last owner cannot, and nobody leaves their personal team."""
+    _require(actor, "teams.join")
     membership = TeamMember.objects.filter(team=team, user_id=actor.user_id).first()
     if membership is None:
         raise _error("team", "You are not a member of this team.")
@@ -265,6 +266,7 @@ def accept_invitation(actor: Principal, token: str) -> TeamMember:
     """Accept an invitation addressed to the actor's email; the token works once."""
     from django.contrib.auth import get_user_model
 
+    _require(actor, "teams.join")
     invitation = TeamInvitation.objects.select_for_update().filter(token=token or "").first()
     if invitation is None or invitation.email.lower() != actor.email.lower():
         raise _error("token", "Invalid invitation.")

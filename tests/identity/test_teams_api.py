@@ -141,6 +141,7 @@ def test_remove_member(personas: Personas) -> None:
 def test_leave(personas: Personas) -> None:
     url = f"/v1/teams/{personas.team.pk}/leave"
     denied(lambda: api_client(personas.outsider).delete(url), 404)
+    denied(lambda: personas.scoped.delete(url), 403)  # the token's scope lacks teams.join
     assert api_client(personas.member).delete(url).status_code == 200
     assert not TeamMember.objects.filter(team=personas.team, user=personas.member).exists()
 
