@@ -178,7 +178,7 @@ def _get_for_edit(principal: Principal, model: type[models.Model], pk: Any, acti
     except (model.DoesNotExist, ValueError) as exc:
         raise NotFound(f"{KIND_OF[model]} {pk} not found") from exc
     perm = f"{PERMISSION_OF[model]}.{action}"
-    editable = model.objects.visible_to(principal, "edit").filter(pk=pk).exists()
+    editable = model.objects.visible_to(principal, "change").filter(pk=pk).exists()
     if not editable or not has_permission(principal, perm, obj=obj):
         raise Forbidden(f"you may not {perm} this {KIND_OF[model]}")
     return obj

@@ -60,7 +60,10 @@ def test_crud_per_persona(personas, path, model, body, wrapper):
 
     updated = member.put(f"/v1/{path}/{pk}", {"description": "shared", "tags": ["Demo", "x"]}, format="json")
     assert updated.status_code == 200, updated.json()
-    assert updated.json()["description"] == "shared" and updated.json()["tags"] == ["demo", "x"]
+    assert updated.json()["description"] == "shared" and updated.json()["tags"] == [
+        {"id": "demo", "label": "demo"},
+        {"id": "x", "label": "x"},
+    ]
 
     state = member.post(f"/v1/{path}/{pk}/state?activate=false")
     assert state.status_code == 200 and state.json()["status"] == "success"
@@ -95,6 +98,8 @@ def test_bad_input_names_the_field(personas, path, model, body, wrapper):
     unknown = client.post(f"/v1/{path}", {**body, "colour": "red"}, format="json")
     assert unknown.status_code == 400 and "colour" in unknown.json()["errors"]
     wrong_type = client.post(f"/v1/{path}", {**body, "tags": "not-a-list"}, format="json")
+    assert wrong_type.status_code == 400 and "tags" in wrong_type.json()["errors"]
+    wrong_type = client.post(f"/v1/{path}", {**body, "tags": [{"colour": 1}]}, format="json")
     assert wrong_type.status_code == 400 and "tags" in wrong_type.json()["errors"]
     broken = client.post(f"/v1/{path}", "{not json", content_type="application/json")
     assert broken.status_code == 400
