@@ -381,3 +381,24 @@ def test_server_scoped_jwt_reaches_only_its_server(personas, as_):
     assert [s["id"] for s in client.get("/v1/servers").json()] == [s1.pk]
     assert [t["name"] for t in client.get("/v1/tools").json()] == ["one"]
     assert client.get(f"/v1/tools/{two.pk}").status_code == 404
+
+
+def test_openapi_document_and_viewers_are_served(personas):
+    client = api_client(None)
+    document = client.get("/openapi.json", HTTP_ACCEPT="application/json")
+    assert document.status_code == 200
+    paths = document.json()["paths"]
+    for path in (
+        "/v1/tools",
+        "/v1/tools/{id}/state",
+        "/v1/gateways/{id}/tools/refresh",
+        "/v1/prompts/{id}",
+        "/v1/servers/{id}/tools",
+        "/v1/resources/templates/list",
+        "/v1/tags",
+        "/v1/search",
+        "/v1/tools/generate-schemas-from-openapi",
+        "/v1/resources/{id}/info",
+    ):
+        assert path in paths, path
+    assert client.get("/docs").status_code == 200 and client.get("/redoc").status_code == 200
