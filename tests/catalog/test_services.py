@@ -33,6 +33,8 @@ def test_without_team_defaults_to_private(as_):
         ({"name": "t", "input_schema": {"type": "nope"}}, "input_schema"),
         ({"name": "t", "input_schema": {"type": "string"}}, "input_schema"),
         ({"name": "t", "url": "ftp://example.com/x"}, "url"),
+        ({"name": "t", "url": "http://127.0.0.1:9/items/{id"}, "url"),
+        ({"name": "t", "url": "http://127.0.0.1:9/items/{1x}"}, "url"),
         ({"name": "t", "request_type": "TRACE"}, "request_type"),
         ({"name": "t", "jsonpath_filter": "$[[["}, "jsonpath_filter"),
         ({"name": "t", "surprise": 1}, "surprise"),
