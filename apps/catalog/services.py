@@ -174,10 +174,10 @@ def _apply_ownership(principal: Principal, obj: models.Model, data: dict[str, An
 def _get_for_edit(principal: Principal, model: type[models.Model], pk: Any, action: str) -> models.Model:
     """The object when visible and editable; NotFound when invisible, Forbidden when read-only."""
     pk = str(pk)
-    try:
-        obj = model.objects.visible_to(principal, "view").select_for_update(of=("self",)).get(pk=pk)
-    except (model.DoesNotExist, ValueError) as exc:
-        raise NotFound(f"{KIND_OF[model]} {pk} not found") from exc
+    if not model.objects.visible_to(principal, "view").filter(pk=pk).exists():
+        raise NotFound(f"{KIND_OF[model]} {pk} not found")
+    # Locked by primary key alone: the visibility query may be DISTINCT, which FOR UPDATE refuses.
+    obj = model.objects.select_for_update().get(pk=pk)
     perm = f"{PERMISSION_OF[model]}.{action}"
     editable = model.objects.visible_to(principal, "change").filter(pk=pk).exists()
     if not editable or not has_permission(principal, perm, obj=obj):

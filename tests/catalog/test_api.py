@@ -381,6 +381,9 @@ def test_server_scoped_jwt_reaches_only_its_server(personas, as_):
     assert [s["id"] for s in client.get("/v1/servers").json()] == [s1.pk]
     assert [t["name"] for t in client.get("/v1/tools").json()] == ["one"]
     assert client.get(f"/v1/tools/{two.pk}").status_code == 404
+    assert client.put(f"/v1/tools/{two.pk}", {"description": "x"}, format="json").status_code == 404
+    assert client.put(f"/v1/tools/{one.pk}", {"description": "in scope"}, format="json").status_code == 200
+    assert client.post(f"/v1/servers/{s1.pk}/state?activate=false").status_code == 200
 
 
 def test_openapi_document_and_viewers_are_served(personas):
