@@ -162,9 +162,21 @@ def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolP
             jsonpath_filter=tool.jsonpath_filter,
             timeout_ms=tool.timeout_ms,
         )
-    else:
-        if tool.gateway is None:
+    elif tool.gateway is None:
+        if tool.integration_type != IntegrationType.A2A or not tool.url:
             raise CatalogError("unavailable", f"tool {name!r} has no upstream")
+        # An A2A agent exposed as a tool: the agent endpoint and credentials live on the tool.
+        headers, query = auth_headers(tool.auth_type, tool_credentials(tool))
+        target = UpstreamTarget(
+            gateway_id=f"tool:{tool.pk}",
+            name=tool.name,
+            transport="A2A",
+            url=tool.url,
+            headers={**tool.headers, **headers},
+            query_params=query,
+            timeout=timeout,
+        )
+    else:
         if not tool.gateway.enabled:
             raise NotFound(f"tool {name!r} not found")
         target = upstream_target(tool.gateway)

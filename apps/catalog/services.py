@@ -11,6 +11,7 @@ and protocol modules all call these functions.
 from __future__ import annotations
 
 import base64
+import string
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -173,12 +174,12 @@ def _apply_ownership(principal: Principal, obj: models.Model, data: dict[str, An
 def _get_for_edit(principal: Principal, model: type[models.Model], pk: Any, action: str) -> models.Model:
     """The object when visible and editable; NotFound when invisible, Forbidden when read-only."""
     pk = str(pk)
-    try:
-        obj = model.objects.visible_to(principal, "view").select_for_update(of=("self",)).get(pk=pk)
-    except (model.DoesNotExist, ValueError) as exc:
-        raise NotFound(f"{KIND_OF[model]} {pk} not found") from exc
+    if not model.objects.visible_to(principal, "view").filter(pk=pk).exists():
+        raise NotFound(f"{KIND_OF[model]} {pk} not found")
+    # Locked by primary key alone: the visibility query may be DISTINCT, which FOR UPDATE refuses.
+    obj = model.objects.select_for_update().get(pk=pk)
     perm = f"{PERMISSION_OF[model]}.{action}"
-    editable = model.objects.visible_to(principal, "edit").filter(pk=pk).exists()
+    editable = model.objects.visible_to(principal, "change").filter(pk=pk).exists()
     if not editable or not has_permission(principal, perm, obj=obj):
         raise Forbidden(f"you may not {perm} this {KIND_OF[model]}")
     return obj
@@ -635,6 +636,7 @@ def _apply_tool(principal: Principal, tool: Tool, data: dict[str, Any]) -> None:
         tool.request_type = data["request_type"]
     if "url" in data:
         tool.url = clean_url("url", data["url"])
+        _check_url_template(tool.url)
     if "headers" in data:
         tool.headers = clean_headers("headers", data["headers"])
     for field in ("query_mapping", "header_mapping", "body_mapping"):
@@ -660,6 +662,17 @@ def _apply_tool(principal: Principal, tool: Tool, data: dict[str, Any]) -> None:
         tool.auth_type = auth_type
     if tool.gateway_id is None and tool.integration_type == IntegrationType.REST and not tool.url:
         raise InvalidInput("a REST tool needs a url", "url")
+
+
+def _check_url_template(url: str) -> None:
+    """Placeholders of a REST tool URL must be balanced ``{identifier}``s."""
+    try:
+        names = [name for _, name, spec, _ in string.Formatter().parse(url) if name is not None]
+    except ValueError as exc:
+        raise InvalidInput(f"is not a valid URL template: {exc}", "url") from exc
+    bad = [n for n in names if not n.isidentifier()]
+    if bad:
+        raise InvalidInput(f"placeholders must be identifiers, not {bad}", "url")
 
 
 @transaction.atomic
