@@ -167,7 +167,13 @@ if USING_REDIS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_PREFIX", "contextforge"), "capacity": 1000},
+            # redis-py's 5 s default socket timeout equals channels-redis's 5 s blocking pop, so an idle
+            # receive() would fail with TimeoutError; the read timeout must exceed the pop's.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env_str("CHANNEL_PREFIX", "contextforge"),
+                "capacity": 1000,
+            },
         }
     }
 else:
