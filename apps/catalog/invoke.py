@@ -161,6 +161,13 @@ def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolP
             raise CatalogError("unavailable", f"tool {name!r} has no upstream")
         if not tool.gateway.enabled:
             raise NotFound(f"tool {name!r} not found")
+        if not tool.gateway.reachable:
+            reason = f": {tool.gateway.last_error[:300]}" if tool.gateway.last_error else ""
+            raise CatalogError(
+                "unavailable",
+                f"upstream {tool.gateway.name} is unreachable{reason}",
+                {"upstream": tool.gateway.name, "gateway_id": str(tool.gateway.pk)},
+            )
         target = upstream_target(tool.gateway)
         timeout = timeout or tool.gateway.timeout_seconds
     return _ToolPlan(

@@ -32,7 +32,10 @@ class MCPModule(ProtocolModule):
         self._cancel_listener: asyncio.Task | None = None
 
     async def on_initialize(self) -> None:
-        """Listen for cancellations of requests that may be running on this worker."""
+        """Register the upstream runtime; listen for cancellations of requests running on this worker."""
+        from .upstream import install
+
+        install()
         self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-cancel-listener")
 
     async def on_shutdown(self) -> None:
@@ -42,6 +45,9 @@ class MCPModule(ProtocolModule):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cancel_listener
             self._cancel_listener = None
+        from .upstream import runtime
+
+        await runtime.shutdown()  # this worker's upstream sessions: DELETE, stdio processes stopped
 
 
 async def _relay_cancellations() -> None:

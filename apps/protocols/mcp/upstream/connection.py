@@ -336,15 +336,15 @@ class UpstreamConnection:
 
 
 def connect_mode(pinned: str | None) -> str:
-    """How to negotiate: "auto" (server/discover, else initialize) unless the upstream pins a revision.
+    """How to negotiate: "auto" (server/discover, else initialize) unless a handshake revision is pinned.
 
-    A pinned handshake-era revision (2024-11-05 … 2025-11-25) means "use initialize": the
-    client offers its newest handshake revision and the upstream picks what it supports.
+    A handshake-era revision (2024-11-05 … 2025-11-25, e.g. the one stored when the upstream
+    was registered) means "use initialize": the client offers its newest handshake revision
+    and the upstream picks what it supports. A stateless revision still probes with
+    server/discover, which returns the capabilities the session needs.
     """
-    if not pinned:
+    if not pinned or pinned in MODERN_PROTOCOL_VERSIONS:
         return "auto"
-    if pinned in MODERN_PROTOCOL_VERSIONS:
-        return pinned
     if pinned in HANDSHAKE_PROTOCOL_VERSIONS:
         return "legacy"
     raise CatalogError("invalid_arguments", f"protocol_version: {pinned!r} is not a known MCP revision")
