@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 4444
 WORKERS ?= 2
+# ASGI server of `make serve`: uvicorn, granian or daphne (chosen by measurement: `make bench`).
+SERVER ?= uvicorn
 export HOST PORT
 
 .PHONY: run test lint format serve worker beat bench migrate clean venv
@@ -50,8 +52,16 @@ serve: $(VENV)/.base
 	@mkdir -p data
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
-	exec $(VENV)/bin/uvicorn contextforge.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
-		--lifespan on --no-access-log --timeout-graceful-shutdown 25
+	exec $(SERVE_$(SERVER))
+
+SERVE_uvicorn = $(VENV)/bin/uvicorn contextforge.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+	--lifespan on --no-access-log --timeout-graceful-shutdown 25
+SERVE_granian = $(VENV)/bin/granian contextforge.asgi:application --interface asgi --host $(HOST) --port $(PORT) \
+	--workers $(WORKERS) --loop uvloop --no-access-log --log-level warning --workers-kill-timeout 25
+SERVE_daphne = $(PY) -m bench.daphne_workers contextforge.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS)
+ifeq ($(SERVE_$(SERVER)),)
+$(error SERVER must be uvicorn, granian or daphne, not '$(SERVER)')
+endif
 
 worker: $(VENV)/.base
 	exec $(VENV)/bin/celery -A contextforge worker --loglevel=INFO
@@ -59,8 +69,9 @@ worker: $(VENV)/.base
 beat: $(VENV)/.base
 	exec $(VENV)/bin/celery -A contextforge beat --loglevel=INFO
 
+## The benchmark (bench/README.md): gateway vs direct vs the ContextForge peer; BENCH_ARGS="--quick" for a short run.
 bench: $(VENV)/.dev
-	@echo "the benchmark is not written yet (see bench/)"; exit 1
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

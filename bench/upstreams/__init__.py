@@ -1,0 +1,1 @@
+"""Upstream MCP servers the benchmark drives directly and through the gateways."""

@@ -1,0 +1,52 @@
+"""Smoke test of the benchmark harness end to end: quick run against the fast upstream directly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_run_writes_results_table_and_chart(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "bench", "--quick", "--paths", "direct-fast", "--concurrency", "1", "2"]
+    done = subprocess.run([*argv, "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    [results_file] = tmp_path.glob("*-quick.json")
+    results = json.loads(results_file.read_text())
+    path = results["paths"]["direct-fast"]
+    assert path["wired"] is True
+    assert set(path["summary"]) == {"1", "2"}
+    for level in path["summary"].values():
+        assert level["requests"] > 0
+        assert level["errors"] == 0
+        assert 0 < level["p50_ms"] <= level["p95_ms"] <= level["p99_ms"]
+    assert results["rss"]["upstream-fast"]["max_mb"] > 0
+    assert [t["met"] for t in results["targets"] if t["target"].startswith("4a")] == [True]
+
+    table = results_file.with_suffix(".md").read_text()
+    assert "| direct-fast | 1 |" in table
+    assert table in done.stdout
+    assert results_file.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_quick_run_counts_errors_and_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A path whose answers are JSON-RPC errors is counted as errors and the run exits non-zero."""
+    from bench import driver, messages
+    from bench.procs import GroupServer, free_port
+
+    port = free_port()
+    upstream = GroupServer([sys.executable, "-m", "bench.upstreams.fast", "--port", str(port)], port=port)
+    with upstream:
+        load = driver.Load(f"{upstream.url}/mcp", messages.tools_call("missing"))
+        summary = driver.run_wrk(load, connections=1, duration=1)
+    assert summary["requests"] > 0
+    assert summary["errors"] == summary["requests"]
+    assert "unknown tool: missing" in summary["first_error"]
