@@ -18,6 +18,7 @@ import orjson
 from mcp.shared.inbound import InboundLadderRejection, classify_inbound_request
 from mcp_types import PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY
 
+from .client_requests import deliver_response
 from .context import RequestContext
 from .errors import (
     INTERNAL_ERROR,
@@ -116,8 +117,12 @@ async def _handle_one(context: RequestContext, message: Any, *, in_batch: bool) 
     if message.get("jsonrpc") != "2.0":
         return error_response(request_id, INVALID_REQUEST, 'jsonrpc must be "2.0"')
     if "method" not in message:
-        # A client's response to a server→client request; nothing is pending for it here.
+        # A client's answer to a gateway→client request (sampling, elicitation, roots).
         if "id" in message and ("result" in message or "error" in message):
+            try:
+                await deliver_response(context, message)
+            except Exception:
+                logger.exception("could not deliver a client's answer")
             return None
         return error_response(request_id, INVALID_REQUEST, "A request needs a method")
     method = message["method"]

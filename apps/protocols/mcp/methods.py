@@ -18,6 +18,7 @@ from mcp_types import LOG_LEVEL_META_KEY
 from apps.protocols.spi import CallOptions, CatalogError
 
 from . import cursors, shapes
+from .client_requests import ask_client
 from .context import RequestContext
 from .errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, RpcError
 from .inflight import CANCEL_CHANNEL, inflight
@@ -71,10 +72,14 @@ class Call:
             on_progress=self._progress if token is not None and self.context.send else None,
             on_log=self._log if self.log_level and self.context.send else None,
             log_level=self.log_level,
+            request_client=self._ask_client if self.context.send and not self.modern else None,
             meta=self.meta,
             client_protocol_version=self.revision,
             client_capabilities=self.client_capabilities,
         )
+
+    async def _ask_client(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        return await ask_client(self.context, method, params)
 
     async def _progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         params: dict[str, Any] = {"progressToken": self.meta["progressToken"], "progress": progress}

@@ -30,6 +30,7 @@ class MCPModule(ProtocolModule):
     def __init__(self) -> None:
         super().__init__()
         self._cancel_listener: asyncio.Task | None = None
+        self._answer_listener: asyncio.Task | None = None
 
     async def on_initialize(self) -> None:
         """Register the upstream runtime; listen for cancellations of requests running on this worker."""
@@ -37,9 +38,15 @@ class MCPModule(ProtocolModule):
 
         install()
         self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-cancel-listener")
+        self._answer_listener = asyncio.create_task(_relay_client_answers(), name="mcp-client-answers")
 
     async def on_shutdown(self) -> None:
-        """Stop the cancellation listener."""
+        """Stop the listeners; close this worker's upstream sessions."""
+        if self._answer_listener is not None:
+            self._answer_listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._answer_listener
+            self._answer_listener = None
         if self._cancel_listener is not None:
             self._cancel_listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -70,4 +77,27 @@ async def _relay_cancellations() -> None:
             raise
         except Exception:
             logger.exception("MCP cancellation relay failed; listening again")
+            await asyncio.sleep(1)
+
+
+async def _relay_client_answers() -> None:
+    """Resolve local requests to clients whose answers reached another worker."""
+    from .client_requests import CLIENT_RESPONSE_CHANNEL, pending
+    from .transports.common import services
+
+    try:
+        bundle = services()
+    except Exception:
+        logger.exception("MCP client-answer relay disabled: the core services are not available")
+        return
+    while True:
+        try:
+            async for message in bundle.sessions.listen(CLIENT_RESPONSE_CHANNEL):
+                stream_key, request_id, answer = message.get("stream_key"), message.get("id"), message.get("message")
+                if isinstance(stream_key, str) and isinstance(request_id, str) and isinstance(answer, dict):
+                    pending.resolve(stream_key, request_id, answer)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("MCP client-answer relay failed; listening again")
             await asyncio.sleep(1)

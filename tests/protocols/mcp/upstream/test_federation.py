@@ -9,28 +9,23 @@ import time
 
 import pytest
 
-from apps.catalog import federation, invoke, runtimes, services
+from apps.catalog import federation, invoke, services
 from apps.catalog.errors import InvalidInput
 from apps.catalog.models import AuditEntry, Gateway, Prompt, Resource, ResourceTemplate, ServerTool, Tool
-from apps.protocols.mcp.upstream import MCPUpstreamRuntime
 from apps.protocols.spi import CallOptions, CatalogError
 from apps.teams.principals import principal_for_user
 from tests.personas import api_client, make_personas
 from tests.servers import free_port
 
-from .conftest import FIXTURE_MODULE, TEST_CONFIG, fixture_server
+from .conftest import FIXTURE_MODULE, fixture_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def runtime():
-    """A real MCP runtime registered with the core for the test (sessions closed afterwards)."""
-    rt = MCPUpstreamRuntime(TEST_CONFIG)
-    runtimes.register_runtime("MCP", rt)
-    yield rt
-    runtimes.unregister_runtime("MCP", rt)
-    rt.background.stop()
+def runtime(registered_runtime):
+    """The registered runtime, by a short name."""
+    return registered_runtime
 
 
 @pytest.fixture
