@@ -268,7 +268,9 @@ def auth_headers(auth_type: str, credentials: dict[str, Any]) -> tuple[dict[str,
 
 def upstream_target(gateway: Gateway) -> UpstreamTarget:
     """The SPI view of a gateway, with decrypted credentials, for a runtime."""
-    headers, query = auth_headers(gateway.auth_type, gateway_credentials(gateway))
+    credentials = gateway_credentials(gateway)
+    headers, query = auth_headers(gateway.auth_type, credentials)
+    oauth = credentials.get("config", {}) if gateway.auth_type == "oauth" else {}
     return UpstreamTarget(
         gateway_id=str(gateway.pk),
         name=gateway.name,
@@ -281,6 +283,7 @@ def upstream_target(gateway: Gateway) -> UpstreamTarget:
         query_params=query,
         timeout=gateway.timeout_seconds,
         protocol_version=gateway.protocol_version or None,
+        oauth=dict(oauth) if oauth.get("grant_type") and not oauth.get("access_token") else {},
     )
 
 
