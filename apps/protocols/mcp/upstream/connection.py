@@ -36,6 +36,16 @@ __all__ = ["EventSink", "UpstreamConnection"]
 #: Receives upstream notifications that are not tied to a request: (gateway_id, method, params).
 EventSink = Callable[[str, str, dict[str, Any]], Any]
 
+#: Upstream notifications passed to ``on_event`` (not tied to one request).
+EVENT_METHODS = frozenset(
+    {
+        "notifications/tools/list_changed",
+        "notifications/resources/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/updated",
+    }
+)
+
 CLIENT_INFO = types.Implementation(name="contextforge-gateway", version="0.1.0")
 
 
@@ -313,8 +323,8 @@ class UpstreamConnection:
             return
         root = getattr(message, "root", message)
         method = getattr(root, "method", None)
-        if method is None or self.on_event is None:
-            return
+        if method not in EVENT_METHODS or self.on_event is None:
+            return  # log messages and progress reach the calling request through the relay
         params = getattr(root, "params", None)
         payload = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
         payload.pop("_meta", None)  # session plumbing (e.g. the listen stream id), not the event
