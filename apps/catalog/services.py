@@ -368,10 +368,11 @@ def create_gateway(principal: Principal, data: dict[str, Any]) -> Gateway:
     with ``InvalidInput`` on url (or command) naming the reason, and nothing is stored. Without a runtime the
     gateway is stored alone, to be discovered by the next refresh or sync.
     """
-    gateway = _new_gateway(principal, data)  # validation and permission checks; nothing saved yet
-    found = _discover(upstream_target(gateway), "url" if gateway.url else "command")
+    checked = _new_gateway(principal, data)  # validation and permission checks; nothing saved yet
+    found = _discover(upstream_target(checked), "url" if checked.url else "command")
     with transaction.atomic():
         gateway = _new_gateway(principal, data)
+        gateway.pk = checked.pk  # the same upstream identity: the session opened for discovery is reused
         _save(gateway, "name")
         _audit(principal, "gateway.create", gateway, name=gateway.name)
         _changed("gateway", [gateway.pk])

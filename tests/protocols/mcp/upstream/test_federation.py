@@ -29,6 +29,17 @@ def runtime(registered_runtime):
 
 
 @pytest.fixture
+def eager_tasks():
+    """No Celery worker runs in these tests: queued tasks run in-process (as in the embedded default)."""
+    from contextforge.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
 def cast():
     """The personas, created in a committed transaction (the runtime's threads read them)."""
     return make_personas()
@@ -109,7 +120,7 @@ def test_health_checks_mark_down_after_threshold_and_up_on_first_success(runtime
         assert result.content[0]["text"] == "back"
 
 
-def test_sync_disables_removed_tools_and_follows_list_changed(runtime, cast) -> None:
+def test_sync_disables_removed_tools_and_follows_list_changed(runtime, cast, eager_tasks) -> None:
     gateway = services.create_gateway(
         _owner(cast),
         {"name": "live", "transport": "STDIO", "command": sys.executable, "args": ["-m", FIXTURE_MODULE]},
