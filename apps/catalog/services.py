@@ -131,7 +131,10 @@ def _resolve_team(principal: Principal, team_id: Any, permission: str) -> Team |
     if team_id in (None, ""):
         return None
     try:
-        team = Team.objects.get(pk=int(team_id))
+        pk = int(team_id)
+        if not 0 < pk < 2**63:
+            raise ValueError(pk)
+        team = Team.objects.get(pk=pk)
     except (TypeError, ValueError, Team.DoesNotExist) as exc:
         raise InvalidInput(f"team {team_id!r} does not exist", "team_id") from exc
     if not principal.is_platform_admin and team.pk not in principal.team_ids:
@@ -392,13 +395,6 @@ def _new_gateway(principal: Principal, data: dict[str, Any]) -> Gateway:
     return gateway
 
 
-_DISCOVERED_KEYS = {"tools", "resources", "templates", "prompts", "server_info", "capabilities", "protocol_version"}
-
-
-def _discovered(found: Any) -> dict[str, Any]:
-    return {k: v for k, v in dict(found).items() if k in _DISCOVERED_KEYS}
-
-
 def _run_runtime(runtime: Any, function: Callable, *args: Any) -> Any:
     """Call a runtime coroutine from synchronous code, on the loop that holds its pooled sessions."""
     run_sync = getattr(runtime, "run_sync", None)
@@ -652,6 +648,21 @@ def _sync_from_upstream(gateway_id: str, target: UpstreamTarget) -> dict[str, An
         return {"gatewayId": str(gateway_id), "success": False, "error": message[:1000]}
     record_gateway_health(gateway_id, reachable=True)
     return sync_gateway_catalog(gateway_id, **_discovered(found))
+
+
+def _discovered(found: Any) -> dict[str, Any]:
+    """Keyword arguments of ``sync_gateway_catalog`` from a runtime's discovery (a dict or an object)."""
+    get = found.get if isinstance(found, dict) else lambda key, default=None: getattr(found, key, default)
+    result = {
+        "tools": get("tools"),
+        "resources": get("resources"),
+        "templates": get("templates", None) if get("templates", None) is not None else get("resource_templates"),
+        "prompts": get("prompts"),
+        "server_info": get("server_info"),
+        "capabilities": get("capabilities"),
+        "protocol_version": get("protocol_version"),
+    }
+    return {k: v for k, v in result.items() if v is not None}
 
 
 # --- Tools ----------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import orjson
 from mcp.shared.inbound import InboundLadderRejection, classify_inbound_request
 from mcp_types import PROTOCOL_VERSION_META_KEY, SERVER_INFO_META_KEY
 
-from .client_requests import deliver_response
 from .context import RequestContext
 from .errors import (
     INTERNAL_ERROR,
@@ -30,7 +29,15 @@ from .errors import (
     error_response,
 )
 from .inflight import inflight
-from .methods import CANCELLABLE, REQUEST_HANDLERS, SERVER_NAME, SERVER_VERSION, Call, handle_notification
+from .methods import (
+    CANCELLABLE,
+    REQUEST_HANDLERS,
+    SERVER_NAME,
+    SERVER_VERSION,
+    Call,
+    handle_client_response,
+    handle_notification,
+)
 from .revisions import LATEST_HANDSHAKE, MODERN_REVISIONS, allows_batches, is_modern, methods_of
 
 logger = logging.getLogger(__name__)
@@ -117,12 +124,12 @@ async def _handle_one(context: RequestContext, message: Any, *, in_batch: bool) 
     if message.get("jsonrpc") != "2.0":
         return error_response(request_id, INVALID_REQUEST, 'jsonrpc must be "2.0"')
     if "method" not in message:
-        # A client's answer to a gateway→client request (sampling, elicitation, roots).
+        # A client's response to a server→client request.
         if "id" in message and ("result" in message or "error" in message):
             try:
-                await deliver_response(context, message)
+                await handle_client_response(context, message)
             except Exception:
-                logger.exception("could not deliver a client's answer")
+                logger.exception("client response handling failed")
             return None
         return error_response(request_id, INVALID_REQUEST, "A request needs a method")
     method = message["method"]

@@ -30,23 +30,16 @@ class MCPModule(ProtocolModule):
     def __init__(self) -> None:
         super().__init__()
         self._cancel_listener: asyncio.Task | None = None
-        self._answer_listener: asyncio.Task | None = None
 
     async def on_initialize(self) -> None:
-        """Register the upstream runtime; listen for cancellations of requests running on this worker."""
+        """Register the upstream runtime; listen for relayed cancellations and client answers."""
         from .upstream import install
 
         install()
-        self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-cancel-listener")
-        self._answer_listener = asyncio.create_task(_relay_client_answers(), name="mcp-client-answers")
+        self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-relay-listener")
 
     async def on_shutdown(self) -> None:
-        """Stop the listeners; close this worker's upstream sessions."""
-        if self._answer_listener is not None:
-            self._answer_listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._answer_listener
-            self._answer_listener = None
+        """Stop the relay listener; close this worker's upstream sessions."""
         if self._cancel_listener is not None:
             self._cancel_listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -58,46 +51,27 @@ class MCPModule(ProtocolModule):
 
 
 async def _relay_cancellations() -> None:
-    """Cancel local in-flight requests named on the shared cancellation channel (sent by any worker)."""
-    from .inflight import CANCEL_CHANNEL, inflight
+    """Act on relayed cancellations and client answers meant for work running on this worker."""
+    from .inflight import RELAY_CHANNEL, inflight, pending
     from .transports.common import services
 
     try:
         bundle = services()
     except Exception:
-        logger.exception("MCP cancellation relay disabled: the core services are not available")
+        logger.exception("MCP relay disabled: the core services are not available")
         return
     while True:
         try:
-            async for message in bundle.sessions.listen(CANCEL_CHANNEL):
-                stream_key, request_id = message.get("stream_key"), message.get("request_id")
-                if isinstance(stream_key, str) and isinstance(request_id, (str, int)):
-                    inflight.cancel(stream_key, request_id)
+            async for message in bundle.sessions.listen(RELAY_CHANNEL):
+                stream_key = message.get("stream_key")
+                if not isinstance(stream_key, str):
+                    continue
+                if message.get("kind") == "cancel" and isinstance(message.get("request_id"), (str, int)):
+                    inflight.cancel(stream_key, message["request_id"])
+                elif message.get("kind") == "reply" and isinstance(message.get("response"), dict):
+                    pending.resolve(stream_key, message["response"])
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("MCP cancellation relay failed; listening again")
-            await asyncio.sleep(1)
-
-
-async def _relay_client_answers() -> None:
-    """Resolve local requests to clients whose answers reached another worker."""
-    from .client_requests import CLIENT_RESPONSE_CHANNEL, pending
-    from .transports.common import services
-
-    try:
-        bundle = services()
-    except Exception:
-        logger.exception("MCP client-answer relay disabled: the core services are not available")
-        return
-    while True:
-        try:
-            async for message in bundle.sessions.listen(CLIENT_RESPONSE_CHANNEL):
-                stream_key, request_id, answer = message.get("stream_key"), message.get("id"), message.get("message")
-                if isinstance(stream_key, str) and isinstance(request_id, str) and isinstance(answer, dict):
-                    pending.resolve(stream_key, request_id, answer)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("MCP client-answer relay failed; listening again")
+            logger.exception("MCP relay failed; listening again")
             await asyncio.sleep(1)

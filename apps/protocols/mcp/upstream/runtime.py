@@ -63,7 +63,7 @@ class Discovery(Mapping[str, Any]):
     instructions: str | None = None
     tools: list[ToolSpec] = field(default_factory=list)
     resources: list[ResourceSpec] = field(default_factory=list)
-    templates: list[ResourceTemplateSpec] = field(default_factory=list)
+    resource_templates: list[ResourceTemplateSpec] = field(default_factory=list)
     prompts: list[PromptSpec] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> Any:
@@ -216,7 +216,7 @@ class MCPUpstreamRuntime:
                 instructions=client.instructions,
                 tools=tools,
                 resources=resources,
-                templates=templates,
+                resource_templates=templates,
                 prompts=prompts,
             )
 

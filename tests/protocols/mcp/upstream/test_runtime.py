@@ -58,7 +58,7 @@ async def test_discover_lists_everything(runtime: MCPUpstreamRuntime, target: Up
     names = {t.name for t in found.tools}
     assert {"test_simple_text", "test_sampling", "json_schema_2020_12_tool"} <= names
     assert {r.uri for r in found.resources} >= {"test://static-text", "test://static-binary"}
-    assert [t.uri_template for t in found.templates] == ["test://template/{id}/data"]
+    assert [t.uri_template for t in found.resource_templates] == ["test://template/{id}/data"]
     assert {p.name for p in found.prompts} >= {"test_simple_prompt", "test_prompt_with_arguments"}
     schema = next(t for t in found.tools if t.name == "json_schema_2020_12_tool").input_schema
     assert schema["$defs"]["address"]["type"] == "object" and schema["additionalProperties"] is False
