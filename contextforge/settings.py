@@ -330,6 +330,17 @@ CELERY_BEAT_SCHEDULE.update(
         "catalog-prune-metrics": {"task": "catalog.prune_metrics", "schedule": 6 * 3600.0},
     }
 )
+# Federation: upstream health checks and catalog sync (apps/catalog/federation.py).
+GATEWAY_HEALTH_INTERVAL = env_int("GATEWAY_HEALTH_INTERVAL", 60, minimum=1)
+GATEWAY_HEALTH_TIMEOUT = env_int("GATEWAY_HEALTH_TIMEOUT", 10, minimum=1, maximum=600)
+GATEWAY_HEALTH_FAILURE_THRESHOLD = env_int("GATEWAY_HEALTH_FAILURE_THRESHOLD", 3, minimum=1)
+GATEWAY_SYNC_INTERVAL = env_int("GATEWAY_SYNC_INTERVAL", 300, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "catalog-check-gateways": {"task": "catalog.check_gateways", "schedule": float(GATEWAY_HEALTH_INTERVAL)},
+        "catalog-sync-gateways": {"task": "catalog.sync_gateways", "schedule": float(GATEWAY_SYNC_INTERVAL)},
+    }
+)
 # Plugins: dotted paths of Plugin classes, loaded once at start-up; per-plugin config by name.
 PLUGINS = env_list("PLUGINS", [])
 PLUGINS_CONFIG: dict[str, dict] = {}
