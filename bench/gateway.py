@@ -22,15 +22,14 @@ import httpx
 
 from bench.procs import GroupServer, free_port
 
-__all__ = ["PLUGIN_CHAIN_ENV", "PLUGIN_CHAIN_ON", "Gateway", "GatewayServer", "SetupUnavailable"]
+__all__ = ["PLUGIN_CHAIN_ENV", "Gateway", "GatewayServer", "SetupUnavailable"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_PATHS = ("/v1/auth/login", "/v1/auth/email/login")
-# Plugin chain hook: ``python -m bench --plugins`` starts a second gateway with this variable set to
-# PLUGIN_CHAIN_ON (the built-in plugins on) next to the default one (empty chain), and drives the
-# same stateless path on both. Point these at the plugins app's switch once it exists.
+# Plugin chain hook: ``python -m bench --plugins a.b.Plugin,c.d.Plugin`` starts a second gateway with
+# this setting (the plugins app's list of dotted paths) next to the default one (empty chain), and
+# drives the same stateless path on both: the difference is the cost of the chain.
 PLUGIN_CHAIN_ENV = "PLUGINS"
-PLUGIN_CHAIN_ON = "builtins"
 
 
 class SetupUnavailable(RuntimeError):
