@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from apps.accounts.sso.config import providers_from_env
 from contextforge.env import (
     SettingError,
     env_bool,
@@ -191,8 +192,7 @@ EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", CELERY_TASK_ALWAYS_EAGER and not T
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "apps.accounts.backends.LockoutBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 PASSWORD_HASHERS = [
@@ -216,6 +216,14 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "none"
 LOGIN_REDIRECT_URL = "/admin/"
+# Single sign-on: providers enabled by their SSO_<PROVIDER>_CLIENT_ID (or added in the admin).
+SOCIALACCOUNT_PROVIDERS = providers_from_env()
+SOCIALACCOUNT_ADAPTER = "apps.accounts.sso.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # an SSO login with a verified email signs in the existing account
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SSO_ALLOWED_DOMAINS = env_list("SSO_ALLOWED_DOMAINS", [])
+SSO_GROUPS_CLAIM = env_str("SSO_GROUPS_CLAIM", "groups")
 JWT_ALGORITHM = env_choice("JWT_ALGORITHM", "HS256", ["HS256", "HS384", "HS512", "RS256", "ES256"]).upper()
 JWT_ISSUER = env_str("JWT_ISSUER", "contextforge")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "contextforge-api")
@@ -232,6 +240,16 @@ BASIC_AUTH_ENABLED = env_bool("BASIC_AUTH_ENABLED", False)
 MAX_FAILED_LOGIN_ATTEMPTS = env_int("MAX_FAILED_LOGIN_ATTEMPTS", 5, minimum=1)
 ACCOUNT_LOCKOUT_MINUTES = env_int("ACCOUNT_LOCKOUT_MINUTES", 15, minimum=1)
 EMAIL_REGISTRATION_ENABLED = env_bool("EMAIL_REGISTRATION_ENABLED", False)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "contextforge@localhost")
 INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7, minimum=1)
 MAX_TEAMS_PER_USER = env_int("MAX_TEAMS_PER_USER", 50, minimum=1)
 # Role a team member holds inside the team by membership alone (owners hold team_admin).

@@ -17,7 +17,8 @@ from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from celery import current_app
+
+from contextforge.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,8 @@ class Ticker:
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
-        """Start ticking in the running event loop."""
+        """Start ticking in the running event loop (tasks modules are imported first)."""
+        celery_app.loader.import_default_modules()
         now = time.monotonic()
         for job in self.jobs:
             job.due = now + job.every
@@ -85,7 +87,7 @@ class Ticker:
 
     async def _run(self, job: _Job) -> None:
         try:
-            task = current_app.tasks[job.task]
+            task = celery_app.tasks[job.task]
             await sync_to_async(task.apply, thread_sensitive=False)(args=job.args, kwargs=job.kwargs)
             self.runs[job.name] += 1
         except Exception:

@@ -25,6 +25,7 @@ from apps.accounts.principal import Principal
 from apps.plugins.base import PluginViolation
 from apps.plugins.registry import registry as plugins
 from apps.protocols.spi import CallOptions, CatalogError, PromptResult, ResourceContents, ToolResult, UpstreamTarget
+from apps.teams.permissions import has_permission
 
 from . import metrics, runtimes, selectors
 from .crypto import DecryptionError
@@ -34,7 +35,7 @@ from .prompting import check_prompt_arguments, render_template
 from .rest_adapter import RestCall, call_rest
 from .services import auth_headers, resource_cache_key, tool_credentials, upstream_target
 
-__all__ = ["call_tool", "get_prompt", "read_resource", "validate_arguments"]
+__all__ = ["call_tool", "complete", "get_prompt", "read_resource", "validate_arguments"]
 
 
 # --- Shared steps ---------------------------------------------------------------------
@@ -140,6 +141,11 @@ class _ToolPlan:
 
 def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolPlan:
     tool = selectors.resolve_tool(principal, name, server_id)
+    may_run = has_permission(principal, "tools.execute", obj=tool) or (
+        tool.visibility == "public" and has_permission(principal, "tools.execute")
+    )
+    if not may_run:
+        raise CatalogError("forbidden", f"you may not execute tool {name!r}")
     rest = target = None
     timeout = tool.timeout_ms / 1000 if tool.timeout_ms else None
     if tool.integration_type == IntegrationType.REST:
@@ -359,3 +365,51 @@ async def get_prompt(
         raise error from exc
     finally:
         metric.done(error)
+
+
+# --- Completion -----------------------------------------------------------------------
+
+EMPTY_COMPLETION = {"values": [], "total": 0, "hasMore": False}
+
+
+def _plan_complete(principal: Principal, ref: dict[str, Any], argument: dict[str, Any], server_id: str | None):
+    """The upstream (target, ref under upstream names) to ask, or None for a local entity."""
+    kind = ref.get("type")
+    if kind == "ref/prompt":
+        prompt = selectors.resolve_prompt(principal, str(ref.get("name")), server_id)
+        if argument["name"] not in {a["name"] for a in prompt.arguments}:
+            raise InvalidInput(f"prompt {prompt.name!r} has no argument {argument['name']!r}", "argument")
+        if prompt.gateway_id is None:
+            return None
+        return upstream_target(prompt.gateway), {"type": "ref/prompt", "name": prompt.original_name}
+    if kind == "ref/resource":
+        uri = str(ref.get("uri"))
+        entries = selectors.exposed_resource_templates(principal, server_id)
+        template = next((e.obj for e in entries if e.name == uri), None)
+        if template is None:
+            resource = selectors.resolve_resource(principal, uri, server_id)
+            gateway = resource.gateway
+        else:
+            gateway = template.gateway
+        return None if gateway is None else (upstream_target(gateway), {"type": "ref/resource", "uri": uri})
+    raise InvalidInput(f"unknown completion reference type {kind!r}", "ref")
+
+
+async def complete(
+    principal: Principal, ref: dict[str, Any], argument: dict[str, Any], *, server_id: str | None = None
+) -> dict[str, Any]:
+    """Argument completion: delegated to the upstream for federated prompts and templates;
+    local ones have no value sources, so their answer is an empty list."""
+    if not isinstance(ref, dict) or not isinstance(argument, dict) or not isinstance(argument.get("name"), str):
+        raise CatalogError("invalid_arguments", "completion needs a ref object and an argument with a name")
+    try:
+        plan = await sync_to_async(_plan_complete)(principal, ref, argument, server_id)
+        if plan is None:
+            return dict(EMPTY_COMPLETION)
+        target, upstream_ref = plan
+        return await _runtime("MCP", "complete")(target, upstream_ref, argument)
+    except Exception as exc:
+        error = _catalog_error(exc)
+        if error is exc:
+            raise
+        raise error from exc

@@ -16,7 +16,7 @@ from django.db.models import Case, IntegerField, Model, Q, QuerySet, Value, When
 from apps.accounts.principal import Principal
 
 from .errors import NotFound
-from .models import Gateway, Prompt, Resource, ResourceTemplate, ServerTool, Tool, VirtualServer
+from .models import Prompt, Resource, ResourceTemplate, ServerTool, Tool, VirtualServer
 from .names import ExposedTool, NameCollision, exposed_tool_names
 
 logger = logging.getLogger(__name__)
@@ -35,27 +35,14 @@ __all__ = [
     "visible",
 ]
 
-#: For each model, the lookup from it to the virtual servers that bundle it.
-_SERVER_PATH = {
-    VirtualServer: "pk",
-    Tool: "servers",
-    Resource: "servers",
-    ResourceTemplate: "servers",
-    Prompt: "servers",
-    Gateway: "tools__servers",
-}
-
 
 def visible(model: type[Model], principal: Principal, action: str = "view") -> QuerySet:
-    """The rows of ``model`` the principal may ``action``, narrowed by a server-scoped token."""
-    qs = model.objects.visible_to(principal, action)
-    scope = principal.scope_server_ids
-    if scope is not None:
-        path = _SERVER_PATH[model]
-        qs = qs.filter(**{f"{path}__in": list(scope)})
-        if path != "pk":
-            qs = qs.distinct()
-    return qs
+    """The rows of ``model`` the principal may ``action``.
+
+    ``visible_to`` applies team/visibility, shares and token narrowing (a server-scoped
+    token reaches only rows bundled in its servers, via ``Model.server_scope_lookup``).
+    """
+    return model.objects.visible_to(principal, action)
 
 
 def get_server(principal: Principal, server_id: str) -> VirtualServer:

@@ -130,7 +130,10 @@ def _resolve_team(principal: Principal, team_id: Any, permission: str) -> Team |
     if team_id in (None, ""):
         return None
     try:
-        team = Team.objects.get(pk=int(team_id))
+        pk = int(team_id)
+        if not 0 < pk < 2**63:
+            raise ValueError(pk)
+        team = Team.objects.get(pk=pk)
     except (TypeError, ValueError, Team.DoesNotExist) as exc:
         raise InvalidInput(f"team {team_id!r} does not exist", "team_id") from exc
     if not principal.is_platform_admin and team.pk not in principal.team_ids:
@@ -557,8 +560,22 @@ def refresh_gateway(principal: Principal, gateway_id: str) -> dict[str, Any]:
         record_gateway_health(gateway.pk, reachable=False, error=str(exc))
         return {"gatewayId": str(gateway.pk), "success": False, "error": str(exc)[:1000]}
     record_gateway_health(gateway.pk, reachable=True)
-    allowed = {"tools", "resources", "templates", "prompts", "server_info", "capabilities", "protocol_version"}
-    return sync_gateway_catalog(gateway.pk, **{k: v for k, v in dict(found).items() if k in allowed})
+    return sync_gateway_catalog(gateway.pk, **_discovered(found))
+
+
+def _discovered(found: Any) -> dict[str, Any]:
+    """Keyword arguments of ``sync_gateway_catalog`` from a runtime's discovery (a dict or an object)."""
+    get = found.get if isinstance(found, dict) else lambda key, default=None: getattr(found, key, default)
+    result = {
+        "tools": get("tools"),
+        "resources": get("resources"),
+        "templates": get("templates", None) if get("templates", None) is not None else get("resource_templates"),
+        "prompts": get("prompts"),
+        "server_info": get("server_info"),
+        "capabilities": get("capabilities"),
+        "protocol_version": get("protocol_version"),
+    }
+    return {k: v for k, v in result.items() if v is not None}
 
 
 # --- Tools ----------------------------------------------------------------------------

@@ -345,3 +345,34 @@ def test_list_query_count_does_not_grow(personas, as_, path):
     few = count()
     fill(5)
     assert count() == few
+
+
+def test_scoped_token_persona(personas, as_):
+    """The member's token, narrowed to the team and tools.read/tools.execute: reads tools, writes nothing."""
+    tool = make_tool(as_.owner, team=personas.team)
+    services.create_prompt(as_.owner, {"name": "p", "template": "x", "team_id": personas.team.pk})
+    scoped = personas.scoped
+    assert [t["id"] for t in scoped.get("/v1/tools").json()] == [tool.pk]
+    assert scoped.get(f"/v1/tools/{tool.pk}").status_code == 200
+    assert scoped.get("/v1/prompts").json() == []  # no prompts.read in the token
+    refused = scoped.post(
+        "/v1/tools", {"name": "new", "url": "http://127.0.0.1:9/", "team_id": str(personas.team.pk)}, format="json"
+    )
+    assert refused.status_code == 403
+    assert scoped.put(f"/v1/tools/{tool.pk}", {"description": "x"}, format="json").status_code == 403
+    assert scoped.delete(f"/v1/tools/{tool.pk}").status_code == 403
+    assert scoped.post(f"/v1/tools/{tool.pk}/state?activate=false").status_code == 403
+    assert Tool.objects.count() == 1 and Tool.objects.get().enabled and Tool.objects.get().description == ""
+
+
+def test_server_scoped_jwt_reaches_only_its_server(personas, as_):
+    from tests.personas import bearer_client
+
+    one = make_tool(as_.owner, name="one", team=personas.team)
+    two = make_tool(as_.owner, name="two", team=personas.team)
+    s1 = services.create_server(as_.owner, {"name": "s1", "team_id": personas.team.pk, "tools": [one.pk]})
+    services.create_server(as_.owner, {"name": "s2", "team_id": personas.team.pk, "tools": [two.pk]})
+    client = bearer_client(personas.member, server_ids=[s1.pk])
+    assert [s["id"] for s in client.get("/v1/servers").json()] == [s1.pk]
+    assert [t["name"] for t in client.get("/v1/tools").json()] == ["one"]
+    assert client.get(f"/v1/tools/{two.pk}").status_code == 404

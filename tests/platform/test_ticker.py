@@ -56,3 +56,15 @@ async def test_a_failing_job_does_not_stop_the_ticker():
     assert ticker._task is not None and not ticker._task.done()
     await ticker.stop()
     assert ticker.runs["broken"] == 0
+
+
+def test_every_scheduled_job_names_a_registered_task():
+    from django.conf import settings
+
+    from contextforge.celery import app
+
+    app.loader.import_default_modules()
+    jobs = interval_jobs(settings.CELERY_BEAT_SCHEDULE)
+    assert jobs, "the apps schedule periodic jobs"
+    missing = [job.task for job in jobs if job.task not in app.tasks]
+    assert missing == []

@@ -14,11 +14,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.cache import cache
 
-__all__ = ["EmbeddedSessionService", "group_name"]
+__all__ = ["CATALOG_CHANNEL", "EmbeddedSessionService", "connect_catalog_changes", "group_name"]
+
+#: The channel on which catalog changes are announced to protocol modules:
+#: {"kind": "tools"|"resources"|"prompts"} and {"kind": "resource", "uri": ...} (one resource changed).
+CATALOG_CHANNEL = "catalog.changes"
 
 _KEY_PREFIX = "mcp:session:"
 _GROUP_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
@@ -29,10 +34,40 @@ def group_name(channel: str) -> str:
     return _GROUP_UNSAFE.sub("_", f"cf.{channel}")[:99]
 
 
+def _catalog_events(kind: str, ids: list[str]) -> list[dict[str, Any]]:
+    if kind == "tool":
+        return [{"kind": "tools"}]
+    if kind == "prompt":
+        return [{"kind": "prompts"}]
+    if kind == "resource":
+        from apps.catalog.models import Resource
+
+        uris = Resource.objects.filter(pk__in=ids).values_list("uri", flat=True)
+        return [{"kind": "resources"}, *({"kind": "resource", "uri": uri} for uri in uris)]
+    if kind in ("server", "gateway"):
+        return [{"kind": "tools"}, {"kind": "resources"}, {"kind": "prompts"}]
+    return []
+
+
+def _announce_catalog_change(sender: Any, kind: str, ids: list[str], **kwargs: Any) -> None:
+    """Publish a committed catalog change on CATALOG_CHANNEL (every worker's listeners get it)."""
+    layer = get_channel_layer()
+    for event in _catalog_events(kind, ids):
+        async_to_sync(layer.group_send)(group_name(CATALOG_CHANNEL), {"type": "cf.message", "payload": event})
+
+
+def connect_catalog_changes() -> None:
+    """Relay the catalog's change signal to CATALOG_CHANNEL (idempotent)."""
+    from apps.catalog.signals import catalog_changed
+
+    catalog_changed.connect(_announce_catalog_change, dispatch_uid="protocols.embedded.catalog_changes")
+
+
 class EmbeddedSessionService:
     """SessionService over the cache (records) and the channel layer (publish/listen)."""
 
     def __init__(self) -> None:
+        connect_catalog_changes()
         self._redis = None
         if settings.USING_REDIS:
             import redis.asyncio as aioredis

@@ -29,7 +29,15 @@ from .errors import (
     error_response,
 )
 from .inflight import inflight
-from .methods import CANCELLABLE, REQUEST_HANDLERS, SERVER_NAME, SERVER_VERSION, Call, handle_notification
+from .methods import (
+    CANCELLABLE,
+    REQUEST_HANDLERS,
+    SERVER_NAME,
+    SERVER_VERSION,
+    Call,
+    handle_client_response,
+    handle_notification,
+)
 from .revisions import LATEST_HANDSHAKE, MODERN_REVISIONS, allows_batches, is_modern, methods_of
 
 logger = logging.getLogger(__name__)
@@ -116,8 +124,12 @@ async def _handle_one(context: RequestContext, message: Any, *, in_batch: bool) 
     if message.get("jsonrpc") != "2.0":
         return error_response(request_id, INVALID_REQUEST, 'jsonrpc must be "2.0"')
     if "method" not in message:
-        # A client's response to a server→client request; nothing is pending for it here.
+        # A client's response to a server→client request.
         if "id" in message and ("result" in message or "error" in message):
+            try:
+                await handle_client_response(context, message)
+            except Exception:
+                logger.exception("client response handling failed")
             return None
         return error_response(request_id, INVALID_REQUEST, "A request needs a method")
     method = message["method"]

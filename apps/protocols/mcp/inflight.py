@@ -1,8 +1,9 @@
-"""In-flight requests of this process, so ``notifications/cancelled`` can stop one.
+"""In-flight work of this process: client requests being served, server requests awaiting answers.
 
-This registry holds only asyncio task handles (which cannot leave the process); a
-cancellation for a request running on another worker is relayed there through the
-session service's channel (``CANCEL_CHANNEL``), which every worker listens on.
+These registries hold only asyncio handles (which cannot leave the process). A
+cancellation of a request running on another worker, or a client's answer to a server
+request issued by another worker, is relayed there through the session service's
+``RELAY_CHANNEL``, which every worker listens on (see module.py).
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-__all__ = ["CANCEL_CHANNEL", "InFlight", "inflight"]
+__all__ = ["RELAY_CHANNEL", "InFlight", "Pending", "inflight", "pending"]
 
-#: Channel every worker listens on for cancellations of requests it may be running.
-CANCEL_CHANNEL = "mcp.cancel"
+#: Channel every worker listens on: {"kind": "cancel"|"reply", "stream_key": ..., ...}.
+RELAY_CHANNEL = "mcp.relay"
 
 
 def _key(stream_key: str, request_id: Any) -> tuple[str, str]:
@@ -55,3 +56,32 @@ class InFlight:
 
 #: The process-wide registry.
 inflight = InFlight()
+
+
+class Pending:
+    """Server→client requests awaiting the client's answer, keyed by (stream, request id)."""
+
+    def __init__(self) -> None:
+        self._futures: dict[tuple[str, str], asyncio.Future] = {}
+
+    def open(self, stream_key: str, request_id: str) -> asyncio.Future:
+        """Register a request about to be sent; its future receives the client's response message."""
+        future = asyncio.get_running_loop().create_future()
+        self._futures[_key(stream_key, request_id)] = future
+        return future
+
+    def close(self, stream_key: str, request_id: str) -> None:
+        """Forget a request (answered, timed out or abandoned)."""
+        self._futures.pop(_key(stream_key, request_id), None)
+
+    def resolve(self, stream_key: str, response: dict[str, Any]) -> bool:
+        """Hand a client's response to the request awaiting it here; False when none is."""
+        future = self._futures.get(_key(stream_key, response.get("id")))
+        if future is None or future.done():
+            return False
+        future.set_result(response)
+        return True
+
+
+#: The process-wide registry of server→client requests.
+pending = Pending()

@@ -8,7 +8,9 @@ the context; they never touch the wire.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,20 +22,28 @@ from apps.protocols.spi import CallOptions, CatalogError
 from . import cursors, shapes
 from .context import RequestContext
 from .errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, RpcError
-from .inflight import CANCEL_CHANNEL, inflight
+from .inflight import RELAY_CHANNEL, inflight, pending
 from .revisions import SUPPORTED_REVISIONS, is_modern, negotiate
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["CATALOG_CHANNEL", "LOG_LEVELS", "REQUEST_HANDLERS", "Call", "handle_notification", "server_capabilities"]
 
-#: Channel on which the core announces catalog changes: {"kind": "tools"|"resources"|"prompts", "uri": ...}.
+#: Channel on which the core announces catalog changes (the session service's contract):
+#: {"kind": "tools"|"resources"|"prompts"}, or {"kind": "resource", "uri": ...} for one resource.
 CATALOG_CHANNEL = "catalog.changes"
 #: RFC 5424 levels as MCP names them, least severe first.
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 SERVER_NAME = "ContextForge"
 SERVER_VERSION = "0.1.0"
 SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
+#: Seconds a server→client request (sampling, elicitation, roots) waits for the client.
+CLIENT_REQUEST_TIMEOUT = 300.0
+_CLIENT_CAPABILITY = {
+    "sampling/createMessage": "sampling",
+    "elicitation/create": "elicitation",
+    "roots/list": "roots",
+}
 
 
 @dataclass
@@ -70,6 +80,7 @@ class Call:
             progress_token=token,
             on_progress=self._progress if token is not None and self.context.send else None,
             on_log=self._log if self.log_level and self.context.send else None,
+            request_client=self._request_client if self.context.send and not self.modern else None,
             log_level=self.log_level,
             meta=self.meta,
             client_protocol_version=self.revision,
@@ -92,6 +103,32 @@ class Call:
         if logger_name:
             params["logger"] = logger_name
         await self._send("notifications/message", params)
+
+    async def _request_client(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send a request to the client (sampling, elicitation, roots) and await its answer.
+
+        The answer may arrive on any worker; it is relayed here. Raises CatalogError when
+        the client lacks the capability, answers with an error, or does not answer in time.
+        """
+        needed = _CLIENT_CAPABILITY.get(method)
+        if needed is not None and needed not in self.client_capabilities:
+            raise CatalogError("invalid_arguments", f"The client does not support {method}")
+        request_id = f"cf-{secrets.token_hex(8)}"
+        key = self.context.stream_key
+        future = pending.open(key, request_id)
+        try:
+            await self.context.send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+            async with asyncio.timeout(CLIENT_REQUEST_TIMEOUT):
+                response = await future
+        except TimeoutError:
+            raise CatalogError("timeout", f"The client did not answer {method} in time") from None
+        finally:
+            pending.close(key, request_id)
+        if "error" in response:
+            error = response["error"] if isinstance(response["error"], dict) else {}
+            raise CatalogError("internal", f"The client refused {method}: {error.get('message', 'error')}")
+        result = response.get("result")
+        return result if isinstance(result, dict) else {}
 
     async def _send(self, method: str, params: dict[str, Any]) -> None:
         if self.context.send is not None:
@@ -456,5 +493,15 @@ async def handle_notification(context: RequestContext, method: str, params: dict
         if not inflight.cancel(context.stream_key, request_id) and context.session is not None:
             # Running on another worker, perhaps: every worker listens on this channel.
             await context.services.sessions.publish(
-                CANCEL_CHANNEL, {"stream_key": context.stream_key, "request_id": request_id}
+                RELAY_CHANNEL, {"kind": "cancel", "stream_key": context.stream_key, "request_id": request_id}
             )
+
+
+async def handle_client_response(context: RequestContext, response: dict[str, Any]) -> None:
+    """Deliver a client's answer to the server request awaiting it, on this worker or another."""
+    if not isinstance(response.get("id"), str):
+        return
+    if not pending.resolve(context.stream_key, response) and context.session is not None:
+        await context.services.sessions.publish(
+            RELAY_CHANNEL, {"kind": "reply", "stream_key": context.stream_key, "response": response}
+        )

@@ -32,11 +32,11 @@ class MCPModule(ProtocolModule):
         self._cancel_listener: asyncio.Task | None = None
 
     async def on_initialize(self) -> None:
-        """Listen for cancellations of requests that may be running on this worker."""
-        self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-cancel-listener")
+        """Listen for relayed cancellations and client answers (any worker may receive them)."""
+        self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-relay-listener")
 
     async def on_shutdown(self) -> None:
-        """Stop the cancellation listener."""
+        """Stop the relay listener."""
         if self._cancel_listener is not None:
             self._cancel_listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -45,23 +45,27 @@ class MCPModule(ProtocolModule):
 
 
 async def _relay_cancellations() -> None:
-    """Cancel local in-flight requests named on the shared cancellation channel (sent by any worker)."""
-    from .inflight import CANCEL_CHANNEL, inflight
+    """Act on relayed cancellations and client answers meant for work running on this worker."""
+    from .inflight import RELAY_CHANNEL, inflight, pending
     from .transports.common import services
 
     try:
         bundle = services()
     except Exception:
-        logger.exception("MCP cancellation relay disabled: the core services are not available")
+        logger.exception("MCP relay disabled: the core services are not available")
         return
     while True:
         try:
-            async for message in bundle.sessions.listen(CANCEL_CHANNEL):
-                stream_key, request_id = message.get("stream_key"), message.get("request_id")
-                if isinstance(stream_key, str) and isinstance(request_id, (str, int)):
-                    inflight.cancel(stream_key, request_id)
+            async for message in bundle.sessions.listen(RELAY_CHANNEL):
+                stream_key = message.get("stream_key")
+                if not isinstance(stream_key, str):
+                    continue
+                if message.get("kind") == "cancel" and isinstance(message.get("request_id"), (str, int)):
+                    inflight.cancel(stream_key, message["request_id"])
+                elif message.get("kind") == "reply" and isinstance(message.get("response"), dict):
+                    pending.resolve(stream_key, message["response"])
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("MCP cancellation relay failed; listening again")
+            logger.exception("MCP relay failed; listening again")
             await asyncio.sleep(1)

@@ -45,6 +45,7 @@ class FakeCatalog:
             ToolSpec(id="2", name="fails", description="Always fails"),
             ToolSpec(id="3", name="slow", description="Waits until cancelled"),
             ToolSpec(id="4", name="progress", description="Reports progress and logs"),
+            ToolSpec(id="5", name="ask", description="Asks the client to sample a message"),
         ] + [ToolSpec(id=f"x{i}", name=f"extra_{i:03d}") for i in range(tool_count)]
         self.started = asyncio.Event()
         self.cancelled = asyncio.Event()
@@ -79,6 +80,14 @@ class FakeCatalog:
             if options.on_log:
                 await options.on_log("info", {"step": 1}, "fake")
             return ToolResult(content=[{"type": "text", "text": "done"}])
+        if name == "ask":
+            if options.request_client is None:
+                raise CatalogError("unavailable", "no way to reach the client")
+            answer = await options.request_client(
+                "sampling/createMessage",
+                {"messages": [{"role": "user", "content": {"type": "text", "text": "hi?"}}], "maxTokens": 10},
+            )
+            return ToolResult(content=[{"type": "text", "text": f"client said: {answer['content']['text']}"}])
         raise CatalogError("not_found", f"Unknown tool: {name}")
 
     async def list_resources(self, context: Principal, server_id: str | None = None) -> list[ResourceSpec]:

@@ -1,7 +1,8 @@
 """The official MCP conformance suite (server scenarios) against /servers/<id>/mcp.
 
 Runs ../shared/tools/mcp-conformance (MCP_CONFORMANCE_TOOL overrides the path) against a
-gateway process with MCP_REQUIRE_AUTH=false, scenario by scenario. The scenarios listed in
+gateway process with MCP_REQUIRE_AUTH=false serving a public virtual server of real catalog
+data (tests/protocols/mcp/catalog_data.py), scenario by scenario. The scenarios listed in
 README.md as needing an upstream (sampling, elicitation, progress, logging and rich content
 produced by an MCP server) are left to the federation tests.
 """
@@ -15,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, VENV_BIN, ServerProcess, free_port, gateway_env
+from tests.catalog.conftest import http_backend  # noqa: F401 - fixture re-export
+from tests.protocols.mcp.catalog_data import build_catalog
+from tests.servers import ROOT, gateway_env, start_gateway
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +29,17 @@ SCENARIOS = [
     "logging-set-level",
     "completion-complete",
     "tools-list",
+    "tools-call-simple-text",
+    "tools-call-error",
+    "json-schema-2020-12",
     "resources-list",
     "resources-read-text",
+    "resources-read-binary",
     "resources-subscribe",
     "resources-unsubscribe",
     "prompts-list",
+    "prompts-get-simple",
+    "prompts-get-with-args",
     "server-sse-multiple-streams",
     "server-sse-polling",
     "dns-rebinding-protection",
@@ -47,27 +56,19 @@ def _tool() -> Path | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def conformance_gateway(django_db_blocker):
-    port = free_port()
-    argv = [str(VENV_BIN / "uvicorn"), "tests.protocols.mcp.fake_asgi:application", "--host", "127.0.0.1"]
-    argv += ["--port", str(port), "--lifespan", "on"]
-    with django_db_blocker.unblock():
-        env = gateway_env(MCP_REQUIRE_AUTH="false")
-    with ServerProcess(argv, port=port, env=env) as server:
-        yield server
-
-
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_conformance_scenario(conformance_gateway, scenario: str) -> None:
+def test_conformance_suite(transactional_db, http_backend) -> None:  # noqa: F811
     tool = _tool()
     if tool is None or shutil.which("npm") is None:
         pytest.fail("the conformance tool (../shared/tools/mcp-conformance) and npm are required")
-    result = subprocess.run(
-        [str(tool), f"{conformance_gateway.url}/servers/s1/mcp", "--scenario", scenario],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert " 0 failed" in result.stdout.strip().splitlines()[-1]
+    data = build_catalog(http_backend, visibility="public")
+    failures = []
+    with start_gateway(env=gateway_env(MCP_REQUIRE_AUTH="false")) as gateway:
+        url = f"{gateway.url}/servers/{data.server_id}/mcp"
+        for scenario in SCENARIOS:
+            result = subprocess.run(
+                [str(tool), url, "--scenario", scenario], capture_output=True, text=True, timeout=600
+            )
+            last = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+            if result.returncode != 0 or " 0 failed" not in last:
+                failures.append(f"{scenario}:\n{result.stdout[-2000:]}{result.stderr[-1000:]}")
+    assert not failures, "\n\n".join(failures)

@@ -89,7 +89,7 @@ async def test_handshake_revision_serves_every_method(revision: str) -> None:
     assert client.session.protocol_version == revision and client.session.initialized
     ok(revision, "ping", await client.request("ping"))
     tools = ok(revision, "tools/list", await client.request("tools/list"))["tools"]
-    assert [t["name"] for t in tools] == ["echo", "fails", "slow", "progress"]
+    assert [t["name"] for t in tools] == ["echo", "fails", "slow", "progress", "ask"]
     assert ("title" in tools[0]) == (revision >= "2025-06-18")
     result = ok(
         revision, "tools/call", await client.request("tools/call", {"name": "echo", "arguments": {"text": "hi"}})
@@ -246,7 +246,7 @@ async def test_pagination_is_deterministic_and_opaque() -> None:
         if cursor is None:
             break
         assert not cursor.isdigit()
-    assert pages == 3 and len(names) == 254 and len(set(names)) == 254
+    assert pages == 3 and len(names) == 255 and len(set(names)) == 255
     again = ok("2025-11-25", "tools/list", await client.request("tools/list"))
     assert [t["name"] for t in again["tools"]] == names[:100]
 
@@ -313,3 +313,37 @@ async def test_subscriptions_listen_relays_changes() -> None:
     ]
     for message in client.sent:
         validate_notification(MODERN, message)
+
+
+async def test_server_request_to_the_client_is_answered() -> None:
+    client = Client()
+    response = await client.request(
+        "initialize",
+        {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"sampling": {}},
+            "clientInfo": {"name": "t", "version": "1"},
+        },
+    )
+    assert "result" in response
+    call = asyncio.create_task(client.request("tools/call", {"name": "ask"}, request_id="ask-1"))
+    for _ in range(100):
+        if client.sent:
+            break
+        await asyncio.sleep(0.01)
+    request = client.sent[0]
+    assert request["method"] == "sampling/createMessage"
+    from tests.protocols.mcp.schema import validate
+
+    validate("2025-11-25", "CreateMessageRequest", request)
+    answer = {"role": "assistant", "content": {"type": "text", "text": "yes"}, "model": "m"}
+    assert await handle_message(client.context, {"jsonrpc": "2.0", "id": request["id"], "result": answer}) is None
+    result = (await call)["result"]
+    assert result["content"][0]["text"] == "client said: yes"
+
+
+async def test_server_request_needs_the_client_capability() -> None:
+    client = Client()
+    await client.initialize("2025-11-25")
+    result = await client.request("tools/call", {"name": "ask"})
+    assert result["error"]["code"] == -32602 and "sampling" in result["error"]["message"]

@@ -7,13 +7,14 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CreateMessageResult, TextContent
 
 TOKEN = {"Authorization": "Bearer good"}
 
 
 async def exercise(client: Client) -> None:
     tools = await client.list_tools()
-    assert [t.name for t in tools.tools] == ["echo", "fails", "slow", "progress"]
+    assert [t.name for t in tools.tools] == ["echo", "fails", "slow", "progress", "ask"]
     result = await client.call_tool("echo", {"text": "sdk"})
     assert result.content[0].text == "sdk" and not result.is_error
     failed = await client.call_tool("fails", {})
@@ -36,3 +37,22 @@ async def test_streamable_http(gateway, mode: str) -> None:
 async def test_legacy_sse(gateway) -> None:
     async with Client(sse_client(f"{gateway.url}/servers/s1/sse", headers=TOKEN), mode="legacy") as client:
         await exercise(client)
+
+
+async def sample(context, params):
+    return CreateMessageResult(role="assistant", content=TextContent(type="text", text="sure"), model="fake")
+
+
+async def test_sampling_round_trip_over_streamable_http(gateway) -> None:
+    http = httpx2.AsyncClient(headers=TOKEN, timeout=10)
+    transport = streamable_http_client(f"{gateway.url}/servers/s1/mcp", http_client=http)
+    async with http, Client(transport, mode="legacy", sampling_callback=sample) as client:
+        result = await client.call_tool("ask", {})
+        assert result.content[0].text == "client said: sure"
+
+
+async def test_sampling_round_trip_over_sse(gateway) -> None:
+    transport = sse_client(f"{gateway.url}/servers/s1/sse", headers=TOKEN)
+    async with Client(transport, mode="legacy", sampling_callback=sample) as client:
+        result = await client.call_tool("ask", {})
+        assert result.content[0].text == "client said: sure"

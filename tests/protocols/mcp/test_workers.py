@@ -1,4 +1,8 @@
-"""Sessions across workers: two gateway processes sharing Redis serve one session together."""
+"""Sessions across workers: two gateway processes sharing the database and Redis serve one session together.
+
+The last test runs two real gateways over real catalog data; the others use the fake catalog
+(tests/protocols/mcp/fake_asgi.py) for tools that wait forever or ask the client a question.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ import json
 import httpx
 import pytest
 
-from tests.servers import VENV_BIN, ServerProcess, free_port, gateway_env
+from tests.catalog.conftest import http_backend  # noqa: F401 - fixture re-export
+from tests.protocols.mcp.catalog_data import build_catalog
+from tests.servers import VENV_BIN, ServerProcess, free_port, gateway_env, start_gateway
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
@@ -101,3 +107,68 @@ async def test_cancellation_reaches_the_worker_running_the_call(two_workers) -> 
         answer = await asyncio.wait_for(running, 20)
         # A cancelled request gets no JSON-RPC response: the POST ends without one.
         assert answer.status_code in (200, 202) and '"slow-1"' not in answer.text
+
+
+async def test_client_answer_posted_to_b_reaches_the_call_on_a(two_workers) -> None:
+    a, b = two_workers
+    params = {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {"sampling": {}},
+        "clientInfo": {"name": "t", "version": "1"},
+    }
+    async with httpx.AsyncClient(timeout=30) as client:
+        opened = await client.post(
+            f"{a.url}/servers/s1/mcp", json={**INIT, "params": params}, headers={**AUTH, **ACCEPT}
+        )
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], **AUTH, **ACCEPT}
+        call = {"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": {"name": "ask"}}
+        async with client.stream("POST", f"{a.url}/servers/s1/mcp", json=call, headers=session) as stream:
+            lines = stream.aiter_lines()
+            request = json.loads(await next_data(lines))
+            assert request["method"] == "sampling/createMessage"
+            answer = {"role": "assistant", "content": {"type": "text", "text": "via b"}, "model": "m"}
+            reply = {"jsonrpc": "2.0", "id": request["id"], "result": answer}
+            assert (await client.post(f"{b.url}/servers/s1/mcp", json=reply, headers=session)).status_code == 202
+            result = json.loads(await next_data(lines))
+            assert result["id"] == 9 and result["result"]["content"][0]["text"] == "client said: via b"
+
+
+@pytest.fixture
+def real_catalog(transactional_db, http_backend):  # noqa: F811
+    return build_catalog(http_backend, visibility="private")
+
+
+async def test_two_real_gateways_share_sessions(redis_url, real_catalog) -> None:
+    """Real catalog, real auth: a session opened on gateway A is served by gateway B and vice versa."""
+    data = real_catalog
+    token = {"authorization": f"Bearer {data.token}"}
+    env = gateway_env(REDIS_URL=redis_url, MCP_REQUIRE_AUTH="true", MCP_SSE_KEEPALIVE="1")
+    with start_gateway(env=env) as a, start_gateway(env=env) as b:
+        client = httpx.AsyncClient(timeout=20)
+        sse_url = f"{a.url}/servers/{data.server_id}/sse"
+        async with client, client.stream("GET", sse_url, headers=token) as stream:
+            lines = stream.aiter_lines()
+            endpoint = await next_data(lines)
+            assert (await client.post(f"{b.url}{endpoint}", json=INIT, headers=token)).status_code == 202
+            assert json.loads(await next_data(lines))["result"]["protocolVersion"] == "2024-11-05"
+            params = {"name": "echo", "arguments": {"text": "across"}}
+            call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": params}
+            assert (await client.post(f"{b.url}{endpoint}", json=call, headers=token)).status_code == 202
+            reply = json.loads(await next_data(lines))
+            assert json.loads(reply["result"]["content"][0]["text"])["body"] == {"text": "across"}
+
+            init = {**INIT, "params": {**INIT["params"], "protocolVersion": "2025-11-25"}}
+            mcp_a, mcp_b = (f"{g.url}/servers/{data.server_id}/mcp" for g in (a, b))
+            opened = await client.post(mcp_a, json=init, headers={**token, **ACCEPT})
+            session = {**token, **ACCEPT, "mcp-session-id": opened.headers["mcp-session-id"]}
+            listed = await client.post(mcp_b, json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, headers=session)
+            assert len(listed.json()["result"]["tools"]) == 4
+            async with client.stream("GET", mcp_a, headers=session) as events:
+                await asyncio.sleep(0.5)
+                new_tool = {"name": "added_on_b", "url": "http://127.0.0.1:9/x", "visibility": "private"}
+                assert (await client.post(f"{b.url}/v1/tools", json=new_tool, headers=token)).status_code == 201
+                change = json.loads(await next_data(events.aiter_lines()))
+                assert change["method"] == "notifications/tools/list_changed"
+                assert (await client.delete(mcp_b, headers=session)).status_code == 200
+            ping = {"jsonrpc": "2.0", "id": 4, "method": "ping"}
+            assert (await client.post(mcp_a, json=ping, headers=session)).status_code == 404
