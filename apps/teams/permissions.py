@@ -91,10 +91,18 @@ def effective_permissions(principal: Principal, team_id: int | str | None = _ANY
     return result
 
 
+#: Permission suffixes an anonymous caller may hold on public objects.
+ANONYMOUS_ACTIONS = (".read", ".execute")
+
+
 def has_permission(principal: Principal, permission: str, team: Any = None, obj: Any = None) -> bool:
     """Whether the principal holds ``permission`` (e.g. "tools.create"), in ``team`` or on ``obj``."""
     if principal.user_id is None:
-        return False
+        # Anonymous callers exist only where a transport admits them (MCP_REQUIRE_AUTH=false):
+        # they may read and execute public objects, and nothing else.
+        return (
+            obj is not None and getattr(obj, "visibility", None) == "public" and permission.endswith(ANONYMOUS_ACTIONS)
+        )
     if principal.scope_permissions is not None and not matches(principal.scope_permissions, permission):
         return False
     team_id = getattr(team, "pk", team)
