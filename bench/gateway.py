@@ -72,7 +72,9 @@ class Gateway:
         self.workers = workers
         self.port = port or free_port()
         self.plugins = plugins
-        self.admin_email = "admin@bench.example.com"
+        # unique per run: a PostgreSQL database keeps the users and gateways of earlier runs
+        self.run_id = secrets.token_hex(4)
+        self.admin_email = f"admin-{self.run_id}@bench.example.com"
         self.admin_password = secrets.token_urlsafe(24)
         self._data = tempfile.TemporaryDirectory(prefix="bench-gateway-")
         self.process: GroupServer | None = None
@@ -166,7 +168,10 @@ class Gateway:
         token = self.token()
         with httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as c:
             gateway = _ok(
-                c.post("/v1/gateways", json={"name": name, "url": upstream_url, "transport": "STREAMABLEHTTP"})
+                c.post(
+                    "/v1/gateways",
+                    json={"name": f"{name}-{self.run_id}", "url": upstream_url, "transport": "STREAMABLEHTTP"},
+                )
             )
             tools = self._discovered(c, str(gateway["id"]), timeout)
             if not tools:
