@@ -22,15 +22,14 @@ import httpx
 
 from bench.procs import GroupServer, free_port
 
-__all__ = ["PLUGIN_CHAIN_ENV", "PLUGIN_CHAIN_ON", "Gateway", "GatewayServer", "SetupUnavailable"]
+__all__ = ["PLUGIN_CHAIN_ENV", "Gateway", "GatewayServer", "SetupUnavailable"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_PATHS = ("/v1/auth/login", "/v1/auth/email/login")
-# Plugin chain hook: ``python -m bench --plugins`` starts a second gateway with this variable set to
-# PLUGIN_CHAIN_ON (the built-in plugins on) next to the default one (empty chain), and drives the
-# same stateless path on both. Point these at the plugins app's switch once it exists.
+# Plugin chain hook: ``python -m bench --plugins a.b.Plugin,c.d.Plugin`` starts a second gateway with
+# this setting (the plugins app's list of dotted paths) next to the default one (empty chain), and
+# drives the same stateless path on both: the difference is the cost of the chain.
 PLUGIN_CHAIN_ENV = "PLUGINS"
-PLUGIN_CHAIN_ON = "builtins"
 
 
 class SetupUnavailable(RuntimeError):
@@ -73,7 +72,9 @@ class Gateway:
         self.workers = workers
         self.port = port or free_port()
         self.plugins = plugins
-        self.admin_email = "admin@bench.example.com"
+        # unique per run: a PostgreSQL database keeps the users and gateways of earlier runs
+        self.run_id = secrets.token_hex(4)
+        self.admin_email = f"admin-{self.run_id}@bench.example.com"
         self.admin_password = secrets.token_urlsafe(24)
         self._data = tempfile.TemporaryDirectory(prefix="bench-gateway-")
         self.process: GroupServer | None = None
@@ -167,7 +168,10 @@ class Gateway:
         token = self.token()
         with httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as c:
             gateway = _ok(
-                c.post("/v1/gateways", json={"name": name, "url": upstream_url, "transport": "STREAMABLEHTTP"})
+                c.post(
+                    "/v1/gateways",
+                    json={"name": f"{name}-{self.run_id}", "url": upstream_url, "transport": "STREAMABLEHTTP"},
+                )
             )
             tools = self._discovered(c, str(gateway["id"]), timeout)
             if not tools:

@@ -24,7 +24,7 @@ import orjson
 
 from bench import messages as m
 from bench.driver import Load, ensure_wrk, run_wrk
-from bench.gateway import PLUGIN_CHAIN_ON, Gateway, GatewayServer, SetupUnavailable
+from bench.gateway import Gateway, GatewayServer, SetupUnavailable
 from bench.peer import Peer, PeerServer
 from bench.procs import GroupServer, free_port, rss_of
 from bench.report import write_report
@@ -61,8 +61,8 @@ PATHS: list[PathSpec] = [
     PathSpec("direct-list1000", "direct", "fast1000", "stateless", "tools/list", (1, 10), "tools/list, 1,000 tools"),
     PathSpec("gateway-list1000", "gateway", "fast1000", "stateless", "tools/list", (1, 10), "tools/list, 1,000 tools"),
     PathSpec("peer-default-list1000", "peer-default", "fast1000", "peer-mcp", "tools/list", (1, 10), "1,000 tools"),
-    # Plugin chain cost (--plugins): the same stateless path on a gateway with the built-in plugins on.
-    PathSpec("gateway-plugins-stateless-fast", "gateway-plugins", "fast", "stateless", description="built-ins on"),
+    # Plugin chain cost (--plugins PATHS): the same stateless path on a gateway with that chain on.
+    PathSpec("gateway-plugins-stateless-fast", "gateway-plugins", "fast", "stateless", description="plugin chain on"),
 ]
 
 
@@ -208,7 +208,7 @@ class Stack:
         if via not in self.components:
             try:
                 if via.startswith("gateway"):
-                    plugins = PLUGIN_CHAIN_ON if via == "gateway-plugins" else ""
+                    plugins = self.args.plugins if via == "gateway-plugins" else ""
                     made: Gateway | Peer = Gateway(server=self.args.server, workers=self.args.workers, plugins=plugins)
                 else:
                     made = Peer(via.removeprefix("peer-"), workers=self.args.workers)
@@ -265,7 +265,7 @@ def _rounds(outcomes: list[Outcome], levels: tuple[int, ...], rounds: int) -> It
 def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the benchmark described by ``args``; return the results (also written to disk)."""
     ensure_wrk()
-    specs = select(args.paths, plugins=args.plugins, peer=not args.no_peer)
+    specs = select(args.paths, plugins=bool(args.plugins), peer=not args.no_peer)
     levels = tuple(args.concurrency)
     stack = Stack(args)
     started = dt.datetime.now(dt.UTC)
@@ -344,7 +344,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--paths", help="comma-separated path names or prefixes (default: all)")
     parser.add_argument("--no-peer", action="store_true", help="skip the ContextForge peer")
-    parser.add_argument("--plugins", action="store_true", help="also measure the gateway with the built-in plugins on")
+    parser.add_argument(
+        "--plugins",
+        default="",
+        metavar="PATHS",
+        help="also measure a gateway whose plugin chain is these dotted paths (comma-separated, as PLUGINS)",
+    )
     parser.add_argument("--quick", action="store_true", help="1 s runs, one round, concurrency 1 and 10")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory (default bench/results)")
     args = parser.parse_args(argv)

@@ -167,7 +167,13 @@ if USING_REDIS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_PREFIX", "contextforge"), "capacity": 1000},
+            # redis-py's 5 s default socket timeout equals channels-redis's 5 s blocking pop, so an idle
+            # receive() would fail with TimeoutError; the read timeout must exceed the pop's.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env_str("CHANNEL_PREFIX", "contextforge"),
+                "capacity": 1000,
+            },
         }
     }
 else:
@@ -322,6 +328,17 @@ CELERY_BEAT_SCHEDULE.update(
         "catalog-flush-metrics": {"task": "catalog.flush_metrics", "schedule": float(METRICS_FLUSH_SECONDS)},
         "catalog-rollup-metrics": {"task": "catalog.rollup_metrics", "schedule": 3600.0},
         "catalog-prune-metrics": {"task": "catalog.prune_metrics", "schedule": 6 * 3600.0},
+    }
+)
+# Federation: upstream health checks and catalog sync (apps/catalog/federation.py).
+GATEWAY_HEALTH_INTERVAL = env_int("GATEWAY_HEALTH_INTERVAL", 60, minimum=1)
+GATEWAY_HEALTH_TIMEOUT = env_int("GATEWAY_HEALTH_TIMEOUT", 10, minimum=1, maximum=600)
+GATEWAY_HEALTH_FAILURE_THRESHOLD = env_int("GATEWAY_HEALTH_FAILURE_THRESHOLD", 3, minimum=1)
+GATEWAY_SYNC_INTERVAL = env_int("GATEWAY_SYNC_INTERVAL", 300, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "catalog-check-gateways": {"task": "catalog.check_gateways", "schedule": float(GATEWAY_HEALTH_INTERVAL)},
+        "catalog-sync-gateways": {"task": "catalog.sync_gateways", "schedule": float(GATEWAY_SYNC_INTERVAL)},
     }
 )
 # Plugins: dotted paths of Plugin classes, loaded once at start-up; per-plugin config by name.

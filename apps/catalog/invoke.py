@@ -162,11 +162,30 @@ def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolP
             jsonpath_filter=tool.jsonpath_filter,
             timeout_ms=tool.timeout_ms,
         )
-    else:
-        if tool.gateway is None:
+    elif tool.gateway is None:
+        if tool.integration_type != IntegrationType.A2A or not tool.url:
             raise CatalogError("unavailable", f"tool {name!r} has no upstream")
+        # An A2A agent exposed as a tool: the agent endpoint and credentials live on the tool.
+        headers, query = auth_headers(tool.auth_type, tool_credentials(tool))
+        target = UpstreamTarget(
+            gateway_id=f"tool:{tool.pk}",
+            name=tool.name,
+            transport="A2A",
+            url=tool.url,
+            headers={**tool.headers, **headers},
+            query_params=query,
+            timeout=timeout,
+        )
+    else:
         if not tool.gateway.enabled:
             raise NotFound(f"tool {name!r} not found")
+        if not tool.gateway.reachable:
+            reason = f": {tool.gateway.last_error[:300]}" if tool.gateway.last_error else ""
+            raise CatalogError(
+                "unavailable",
+                f"upstream {tool.gateway.name} is unreachable{reason}",
+                {"upstream": tool.gateway.name, "gateway_id": str(tool.gateway.pk)},
+            )
         target = upstream_target(tool.gateway)
         timeout = timeout or tool.gateway.timeout_seconds
     return _ToolPlan(
@@ -232,7 +251,14 @@ def _plan_resource(principal: Principal, uri: str, server_id: str | None, resour
         if resource is None:
             raise NotFound(f"resource {resource_id} not found")
     else:
-        resource = selectors.resolve_resource(principal, uri, server_id)
+        try:
+            resource = selectors.resolve_resource(principal, uri, server_id)
+        except NotFound:
+            # A URI of a federated template's family: read from that template's upstream.
+            template = selectors.resolve_federated_template(principal, uri, server_id)
+            if not template.gateway.enabled:
+                raise
+            return str(template.pk), upstream_target(template.gateway), False
     if resource.gateway_id is None:
         if resource.binary_content is not None:
             blob = base64.b64encode(bytes(resource.binary_content)).decode()
@@ -243,10 +269,10 @@ def _plan_resource(principal: Principal, uri: str, server_id: str | None, resour
                     uri=resource.uri, mime_type=resource.mime_type or None, text=resource.text_content or ""
                 )
             ]
-        return str(resource.pk), contents
+        return str(resource.pk), contents, False
     if not resource.gateway.enabled:
         raise NotFound(f"resource {uri!r} not found")
-    return str(resource.pk), upstream_target(resource.gateway)
+    return str(resource.pk), upstream_target(resource.gateway), True
 
 
 async def read_resource(
@@ -265,11 +291,12 @@ async def read_resource(
     try:
         payload = await _hook("resource_pre_fetch", principal, {"uri": uri, "server_id": server_id})
         uri = payload.get("uri", uri)
-        resource_id, plan = await sync_to_async(_plan_resource)(principal, uri, server_id, resource_id)
+        # cacheable: a concrete federated resource (a template's reads are keyed by URI, never cached)
+        resource_id, plan, cacheable = await sync_to_async(_plan_resource)(principal, uri, server_id, resource_id)
         metric.entity_id, metric.entity_name = resource_id, uri
         if isinstance(plan, UpstreamTarget):
             key = resource_cache_key(resource_id)
-            cached = await cache.aget(key) if settings.RESOURCE_CACHE_TTL else None
+            cached = await cache.aget(key) if settings.RESOURCE_CACHE_TTL and cacheable else None
             if cached is not None:
                 contents = [ResourceContents(**item) for item in cached]
             else:
@@ -280,7 +307,7 @@ async def read_resource(
                 size = sum(len(c.text or "") + len(c.blob or "") for c in contents)
                 if size > settings.RESOURCE_MAX_BYTES * 4 // 3:
                     raise CatalogError("unavailable", f"resource is larger than {settings.RESOURCE_MAX_BYTES} bytes")
-                if settings.RESOURCE_CACHE_TTL:
+                if settings.RESOURCE_CACHE_TTL and cacheable:
                     await cache.aset(key, [asdict(c) for c in contents], settings.RESOURCE_CACHE_TTL)
         else:
             contents = plan

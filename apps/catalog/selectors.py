@@ -8,6 +8,7 @@ in a stable order (exposed name, then id).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +182,27 @@ def resolve_resource(principal: Principal, uri: str, server_id: str | None = Non
     if resource is None:
         raise NotFound(f"resource {uri!r} not found")
     return resource
+
+
+def _template_pattern(template: str) -> re.Pattern[str] | None:
+    """A regex matching the URIs an RFC 6570 level-1 template expands to (``{var}`` → one segment)."""
+    parts = re.split(r"(\{[^{}]*\})", template)
+    if len(parts) == 1:
+        return None
+    regex = "".join("[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts)
+    return re.compile(f"^{regex}$")
+
+
+def resolve_federated_template(principal: Principal, uri: str, server_id: str | None = None) -> ResourceTemplate:
+    """The federated resource template the caller may read whose URI template matches ``uri``, else NotFound."""
+    rows = visible(ResourceTemplate, principal).filter(enabled=True, gateway__isnull=False).select_related("gateway")
+    if server_id is not None:
+        rows = rows.filter(servers=get_server(principal, server_id))
+    for template in rows.annotate(_rank=_mine_first(principal)).order_by("_rank", "created_at", "id")[:500]:
+        pattern = _template_pattern(template.uri_template)
+        if pattern is not None and pattern.match(uri):
+            return template
+    raise NotFound(f"resource {uri!r} not found")
 
 
 def search_filter(text: str, fields: list[str]) -> Q:

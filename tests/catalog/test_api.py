@@ -60,7 +60,10 @@ def test_crud_per_persona(personas, path, model, body, wrapper):
 
     updated = member.put(f"/v1/{path}/{pk}", {"description": "shared", "tags": ["Demo", "x"]}, format="json")
     assert updated.status_code == 200, updated.json()
-    assert updated.json()["description"] == "shared" and updated.json()["tags"] == ["demo", "x"]
+    assert updated.json()["description"] == "shared" and updated.json()["tags"] == [
+        {"id": "demo", "label": "demo"},
+        {"id": "x", "label": "x"},
+    ]
 
     state = member.post(f"/v1/{path}/{pk}/state?activate=false")
     assert state.status_code == 200 and state.json()["status"] == "success"
@@ -95,6 +98,8 @@ def test_bad_input_names_the_field(personas, path, model, body, wrapper):
     unknown = client.post(f"/v1/{path}", {**body, "colour": "red"}, format="json")
     assert unknown.status_code == 400 and "colour" in unknown.json()["errors"]
     wrong_type = client.post(f"/v1/{path}", {**body, "tags": "not-a-list"}, format="json")
+    assert wrong_type.status_code == 400 and "tags" in wrong_type.json()["errors"]
+    wrong_type = client.post(f"/v1/{path}", {**body, "tags": [{"colour": 1}]}, format="json")
     assert wrong_type.status_code == 400 and "tags" in wrong_type.json()["errors"]
     broken = client.post(f"/v1/{path}", "{not json", content_type="application/json")
     assert broken.status_code == 400
@@ -376,3 +381,27 @@ def test_server_scoped_jwt_reaches_only_its_server(personas, as_):
     assert [s["id"] for s in client.get("/v1/servers").json()] == [s1.pk]
     assert [t["name"] for t in client.get("/v1/tools").json()] == ["one"]
     assert client.get(f"/v1/tools/{two.pk}").status_code == 404
+    assert client.put(f"/v1/tools/{two.pk}", {"description": "x"}, format="json").status_code == 404
+    assert client.put(f"/v1/tools/{one.pk}", {"description": "in scope"}, format="json").status_code == 200
+    assert client.post(f"/v1/servers/{s1.pk}/state?activate=false").status_code == 200
+
+
+def test_openapi_document_and_viewers_are_served(personas):
+    client = api_client(None)
+    document = client.get("/openapi.json", HTTP_ACCEPT="application/json")
+    assert document.status_code == 200
+    paths = document.json()["paths"]
+    for path in (
+        "/v1/tools",
+        "/v1/tools/{id}/state",
+        "/v1/gateways/{id}/tools/refresh",
+        "/v1/prompts/{id}",
+        "/v1/servers/{id}/tools",
+        "/v1/resources/templates/list",
+        "/v1/tags",
+        "/v1/search",
+        "/v1/tools/generate-schemas-from-openapi",
+        "/v1/resources/{id}/info",
+    ):
+        assert path in paths, path
+    assert client.get("/docs").status_code == 200 and client.get("/redoc").status_code == 200

@@ -354,3 +354,36 @@ async def test_refresh_accepts_the_mcp_runtime_discovery(as_):
         runtimes.unregister_runtime("MCP", runtime)
     assert report["toolsAdded"] == 1 and report["templatesAdded"] == 1
     assert [t.uri_template for t in await catalog.list_resource_templates(as_.owner)] == ["x://{id}"]
+
+
+async def test_a2a_tool_is_dispatched_to_the_a2a_runtime(as_):
+    from apps.catalog.models import Tool
+
+    @sync_to_async
+    def setup():
+        tool = services.create_tool(
+            as_.owner,
+            {
+                "name": "agent",
+                "url": "http://127.0.0.1:9/a2a",
+                "auth_type": "bearer",
+                "credentials": {"token": "a2a-tok"},
+            },
+        )
+        Tool.objects.filter(pk=tool.pk).update(integration_type="A2A")
+
+    await setup()
+    with pytest.raises(CatalogError) as info:
+        await catalog.call_tool(as_.owner, "agent", {"query": "hi"}, server_id=None, options=OPTS)
+    assert info.value.code == "unavailable"
+    runtime = RecordingRuntime()
+    runtimes.register_runtime("A2A", runtime)
+    try:
+        result = await catalog.call_tool(as_.owner, "agent", {"query": "hi"}, server_id=None, options=OPTS)
+    finally:
+        runtimes.unregister_runtime("A2A", runtime)
+    target, original, arguments = runtime.calls[-1]
+    assert original == "agent"
+    assert result.content[0]["text"] == 'agent:{"query": "hi"}'
+    assert target.transport == "A2A" and target.url == "http://127.0.0.1:9/a2a"
+    assert target.headers["Authorization"] == "Bearer a2a-tok" and arguments == {"query": "hi"}

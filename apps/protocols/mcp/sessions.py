@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -21,6 +22,8 @@ from apps.protocols.spi import CoreServices, Principal
 
 from .context import SessionState, principal_key
 from .methods import CATALOG_CHANNEL, change_notification
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "EventLog",
@@ -93,14 +96,21 @@ async def session_messages(services: CoreServices, state: SessionState) -> Async
     queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
 
     async def pump(channel: str, catalog: bool) -> None:
-        async for message in services.sessions.listen(channel):
-            if catalog:
-                record = await services.sessions.load_session(state.id)
-                subscribed = frozenset((record or {}).get("subscriptions") or ())
-                message = change_notification(message, lambda kind, uri, s=subscribed: kind != "resource" or uri in s)
-                if message is None:
-                    continue
-            await queue.put(message)
+        while True:  # a failing channel layer (Redis restart) is listened to again, not given up
+            try:
+                async for message in services.sessions.listen(channel):
+                    if catalog:
+                        record = await services.sessions.load_session(state.id)
+                        subscribed = frozenset((record or {}).get("subscriptions") or ())
+                        message = change_notification(message, lambda k, uri, s=subscribed: k != "resource" or uri in s)
+                        if message is None:
+                            continue
+                    await queue.put(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("session stream listener failed; listening again")
+                await asyncio.sleep(0.5)
 
     tasks = [
         asyncio.create_task(pump(session_channel(state.id), False)),
