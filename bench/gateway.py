@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,15 +22,14 @@ import httpx
 
 from bench.procs import GroupServer, free_port
 
-__all__ = ["PLUGIN_CHAIN_ENV", "PLUGIN_CHAIN_ON", "Gateway", "GatewayServer", "SetupUnavailable"]
+__all__ = ["PLUGIN_CHAIN_ENV", "Gateway", "GatewayServer", "SetupUnavailable"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_PATHS = ("/v1/auth/login", "/v1/auth/email/login")
-# Plugin chain hook: ``python -m bench --plugins`` starts a second gateway with this variable set to
-# PLUGIN_CHAIN_ON (the built-in plugins on) next to the default one (empty chain), and drives the
-# same stateless path on both. Point these at the plugins app's switch once it exists.
+# Plugin chain hook: ``python -m bench --plugins a.b.Plugin,c.d.Plugin`` starts a second gateway with
+# this setting (the plugins app's list of dotted paths) next to the default one (empty chain), and
+# drives the same stateless path on both: the difference is the cost of the chain.
 PLUGIN_CHAIN_ENV = "PLUGINS"
-PLUGIN_CHAIN_ON = "builtins"
 
 
 class SetupUnavailable(RuntimeError):
@@ -43,7 +43,8 @@ class GatewayServer:
     base_url: str
     server_id: str
     token: str
-    tools: dict[str, str] = field(default_factory=dict)  # upstream tool name -> gateway tool name
+    tools: dict[str, str] = field(default_factory=dict)  # upstream tool name -> name in this server
+    rpc_tools: dict[str, str] = field(default_factory=dict)  # upstream tool name -> catalog-wide name (/rpc)
 
     @property
     def mcp_url(self) -> str:
@@ -71,7 +72,9 @@ class Gateway:
         self.workers = workers
         self.port = port or free_port()
         self.plugins = plugins
-        self.admin_email = "admin@bench.example.com"
+        # unique per run: a PostgreSQL database keeps the users and gateways of earlier runs
+        self.run_id = secrets.token_hex(4)
+        self.admin_email = f"admin-{self.run_id}@bench.example.com"
         self.admin_password = secrets.token_urlsafe(24)
         self._data = tempfile.TemporaryDirectory(prefix="bench-gateway-")
         self.process: GroupServer | None = None
@@ -98,6 +101,8 @@ class Gateway:
             ALLOWED_HOSTS="127.0.0.1,localhost",
             # plain HTTP on loopback stands for the hop behind a TLS-terminating proxy
             SECURE_SSL_REDIRECT="false",
+            # the upstreams listen on loopback, which the SSRF guard refuses in production
+            SSRF_ALLOW_PRIVATE_NETWORKS="true",
             DATA_DIR=self._data.name,
             PLATFORM_ADMIN_EMAIL=self.admin_email,
             PLATFORM_ADMIN_PASSWORD=self.admin_password,
@@ -163,10 +168,12 @@ class Gateway:
         token = self.token()
         with httpx.Client(base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout) as c:
             gateway = _ok(
-                c.post("/v1/gateways", json={"name": name, "url": upstream_url, "transport": "STREAMABLEHTTP"})
+                c.post(
+                    "/v1/gateways",
+                    json={"name": f"{name}-{self.run_id}", "url": upstream_url, "transport": "STREAMABLEHTTP"},
+                )
             )
-            gateway_id = str(gateway["id"])
-            tools = [t for t in _all(c, "/v1/tools") if str(t.get("gatewayId", t.get("gateway_id"))) == gateway_id]
+            tools = self._discovered(c, str(gateway["id"]), timeout)
             if not tools:
                 raise SetupUnavailable(f"gateway registered {upstream_url} but lists no tools from it")
             bundle = {"name": f"{name}-server", "associated_tools": [str(t["id"]) for t in tools]}
@@ -174,8 +181,33 @@ class Gateway:
             if answer.status_code == 422 or answer.status_code == 400:  # flat body instead of {"server": ...}
                 answer = c.post("/v1/servers", json=bundle)
             server = _ok(answer)
-        mapping = {str(t.get("originalName") or t.get("original_name") or t["name"]): str(t["name"]) for t in tools}
-        return GatewayServer(base_url=self.base_url, server_id=str(server["id"]), token=token, tools=mapping)
+            # the name each tool is exposed by in this server (it may differ from the catalog name)
+            exposed = _all(c, f"/v1/servers/{server['id']}/tools")
+        mapping = {
+            str(t.get("originalName") or t["name"]): str(t.get("exposedName") or t["name"]) for t in exposed or tools
+        }
+        catalog_names = {str(t.get("originalName") or t["name"]): str(t["name"]) for t in tools}
+        return GatewayServer(
+            base_url=self.base_url, server_id=str(server["id"]), token=token, tools=mapping, rpc_tools=catalog_names
+        )
+
+    @staticmethod
+    def _discovered(client: httpx.Client, gateway_id: str, timeout: float) -> list[dict[str, Any]]:
+        """The gateway's tools: discovery runs after registration; ask for a refresh if none show up."""
+
+        def listed() -> list[dict[str, Any]]:
+            found = _all(client, "/v1/tools", gateway_id=gateway_id)
+            return [t for t in found if str(t.get("gatewayId")) == gateway_id]
+
+        deadline = time.monotonic() + min(timeout, 10.0)
+        while not (tools := listed()) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if tools:
+            return tools
+        refreshed = client.post(f"/v1/gateways/{gateway_id}/tools/refresh")
+        if refreshed.status_code >= 400:
+            raise SetupUnavailable(f"tools/refresh of the gateway -> {refreshed.status_code}: {refreshed.text[:300]}")
+        return listed()
 
 
 def _ok(response: httpx.Response) -> Any:
@@ -187,16 +219,19 @@ def _ok(response: httpx.Response) -> Any:
     return response.json()
 
 
-def _all(client: httpx.Client, path: str) -> list[dict[str, Any]]:
-    """Every item of a list endpoint, following limit/offset pages or a cursor."""
+def _all(client: httpx.Client, path: str, **filters: str) -> list[dict[str, Any]]:
+    """Every item of a list endpoint: a JSON array paged by the Link header, or a ``next`` envelope."""
     items: list[dict[str, Any]] = []
     url: str | None = path
-    params: dict[str, Any] | None = {"limit": 500}
+    params: dict[str, Any] | None = {"limit": 500, **filters}
     while url:
-        payload = _ok(client.get(url, params=params))
+        response = client.get(url, params=params)
+        payload = _ok(response)
         if isinstance(payload, list):
-            return items + payload
-        page = payload.get("results") or payload.get("items") or payload.get("data") or []
-        items += page
-        url, params = payload.get("next"), None
+            items += payload
+            url = response.links.get("next", {}).get("url")
+        else:
+            items += payload.get("results") or payload.get("items") or payload.get("data") or []
+            url = payload.get("next")
+        params = None  # the next link carries them
     return items

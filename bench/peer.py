@@ -61,6 +61,11 @@ class PeerServer:
     tools: dict[str, str] = field(default_factory=dict)  # upstream tool name -> peer tool name
 
     @property
+    def rpc_tools(self) -> dict[str, str]:
+        """Tool names on /rpc: the peer uses the same names there."""
+        return self.tools
+
+    @property
     def mcp_url(self) -> str:
         """The virtual server's streamable HTTP endpoint."""
         return f"{self.base_url}/servers/{self.server_id}/mcp"

@@ -59,7 +59,9 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     gw_p99 = _get(results, "gateway-stateless-fast", 10, "p99_ms")
     peer_p99 = [_get(results, n, 10, "p99_ms") for n in ("peer-default-fast", "peer-stateful-fast")]
     p99_lower = None if gw_p99 is None or None in peer_p99 else all(gw_p99 < p for p in peer_p99 if p is not None)
-    list_p50 = _get(results, "gateway-list1000", 1, "p50_ms")
+    # what a client waits for to see all 1,000 tools: the full walk when the gateway paginates
+    walk = results["paths"].get("gateway-list1000", {}).get("walk")
+    list_p50 = walk["p50_ms"] if walk else _get(results, "gateway-list1000", 1, "p50_ms")
     gw_rss = max(
         (v["max_mb"] for k, v in results.get("rss", {}).items() if k.startswith("gateway")),
         default=None,
@@ -85,7 +87,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         row("3c. gateway p99 lower than both peer configurations, c=10", p99_lower, "yes", bool(p99_lower)),
         row("4a. errors, every wired path", results["errors_total"], "0", results["errors_total"] == 0, "{:d}"),
-        row("4b. tools/list of 1,000 tools, gateway p50, c=1 (ms)", list_p50, "<= 25 ms", (list_p50 or 1e9) <= 25),
+        row(
+            "4b. tools/list of 1,000 tools (every page), gateway p50, c=1 (ms)",
+            list_p50,
+            "<= 25 ms",
+            (list_p50 or 1e9) <= 25,
+        ),
         row(
             "4c. RSS per gateway worker, max (MB)", gw_rss, f"<= {RSS_LIMIT_MB:.0f} MB", (gw_rss or 1e9) <= RSS_LIMIT_MB
         ),
@@ -109,6 +116,10 @@ def to_markdown(results: dict[str, Any]) -> str:
                 f"| {name} | {level} | {s['rps']:.1f} | {s['p50_ms']:.2f} | {s['p95_ms']:.2f} | {s['p99_ms']:.2f} "
                 f"| {s['errors']} | {'' if rss is None else f'{rss:.0f}'} |"
             )
+    walks = [(n, p["walk"]) for n, p in results["paths"].items() if p.get("walk")]
+    if walks:
+        lines += ["", "| tools/list, every page | tools | pages | p50 ms | p95 ms |", "|---|---:|---:|---:|---:|"]
+        lines += [f"| {n} | {w['tools']} | {w['pages']} | {w['p50_ms']:.2f} | {w['p95_ms']:.2f} |" for n, w in walks]
     skipped = [(n, p["reason"]) for n, p in results["paths"].items() if not p["wired"]]
     if skipped:
         lines += ["", "Not wired:", *[f"- {n}: {reason}" for n, reason in skipped]]

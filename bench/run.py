@@ -11,7 +11,9 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import statistics
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ import orjson
 
 from bench import messages as m
 from bench.driver import Load, ensure_wrk, run_wrk
-from bench.gateway import PLUGIN_CHAIN_ON, Gateway, GatewayServer, SetupUnavailable
+from bench.gateway import Gateway, GatewayServer, SetupUnavailable
 from bench.peer import Peer, PeerServer
 from bench.procs import GroupServer, free_port, rss_of
 from bench.report import write_report
@@ -59,8 +61,8 @@ PATHS: list[PathSpec] = [
     PathSpec("direct-list1000", "direct", "fast1000", "stateless", "tools/list", (1, 10), "tools/list, 1,000 tools"),
     PathSpec("gateway-list1000", "gateway", "fast1000", "stateless", "tools/list", (1, 10), "tools/list, 1,000 tools"),
     PathSpec("peer-default-list1000", "peer-default", "fast1000", "peer-mcp", "tools/list", (1, 10), "1,000 tools"),
-    # Plugin chain cost (--plugins): the same stateless path on a gateway with the built-in plugins on.
-    PathSpec("gateway-plugins-stateless-fast", "gateway-plugins", "fast", "stateless", description="built-ins on"),
+    # Plugin chain cost (--plugins PATHS): the same stateless path on a gateway with that chain on.
+    PathSpec("gateway-plugins-stateless-fast", "gateway-plugins", "fast", "stateless", description="plugin chain on"),
 ]
 
 
@@ -106,6 +108,7 @@ def _load(spec: PathSpec, target: GatewayServer | PeerServer | str) -> Load:
     if tool is None:
         raise SetupUnavailable(f"no tool for upstream 'echo' among {sorted(target.tools)[:5]}")
     if spec.kind == "rpc":
+        tool = target.rpc_tools.get("echo", tool)
         body = m.tools_call(tool, None) if spec.method == "tools/call" else m.tools_list(None)
         return Load(target.rpc_url, body, target.auth)
     if spec.kind == "stateless":
@@ -129,15 +132,57 @@ def _check(load: Load) -> dict[str, Any]:
         headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **load.headers},
         timeout=60,
     )
-    if answer.status_code != 200 or '"result"' not in answer.text or '"isError":true' in answer.text.replace(" ", ""):
-        raise RuntimeError(f"{load.url} answered {answer.status_code}: {answer.text[:300]}")
+    result = _result_of(answer)
+    if result.get("isError"):
+        raise RuntimeError(f"{load.url} answered a tool error: {answer.text[:300]}")
     if b'"tools/list"' not in load.body:
         return {}
-    text = answer.text
-    if text.lstrip().startswith("event:") or text.lstrip().startswith("data:"):  # one SSE event
-        text = next(line[5:] for line in text.splitlines() if line.startswith("data:"))
-    result = orjson.loads(text)["result"]
     return {"listed_tools": len(result.get("tools", [])), "next_cursor": bool(result.get("nextCursor"))}
+
+
+def walk_list(load: Load, repeats: int) -> dict[str, Any]:
+    """Time ``repeats`` complete tools/list walks (following nextCursor), sequentially on one connection.
+
+    wrk times single requests; a gateway that paginates needs several for the whole list, so the
+    benchmark also measures what a client waits for to see every tool.
+    """
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream", **load.headers}
+    request = orjson.loads(load.body)
+    times, pages, tools = [], 0, 0
+    with httpx.Client(timeout=60, headers=headers) as client:
+        for _ in range(repeats):
+            params, pages, tools = dict(request.get("params") or {}), 0, 0
+            started = time.perf_counter()
+            while True:
+                answer = client.post(load.url, content=orjson.dumps({**request, "params": params}))
+                result = _result_of(answer)
+                pages, tools = pages + 1, tools + len(result.get("tools", []))
+                if not result.get("nextCursor") or pages >= 1000:
+                    break
+                params["cursor"] = result["nextCursor"]
+            times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return {
+        "repeats": repeats,
+        "pages": pages,
+        "tools": tools,
+        "p50_ms": statistics.median(times),
+        "p95_ms": times[min(len(times) - 1, round(0.95 * (len(times) - 1)))],
+    }
+
+
+def _result_of(answer: httpx.Response) -> dict[str, Any]:
+    """The JSON-RPC result of an answer (JSON or one SSE event); RuntimeError otherwise."""
+    text = answer.text.lstrip()
+    if text.startswith(("event:", "data:")):
+        text = next((line[5:] for line in text.splitlines() if line.startswith("data:")), "")
+    try:
+        message = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        message = None
+    if answer.status_code != 200 or not isinstance(message, dict) or "result" not in message:
+        raise RuntimeError(f"{answer.request.url} answered {answer.status_code}: {answer.text[:300]}")
+    return message["result"]
 
 
 class Stack:
@@ -148,7 +193,7 @@ class Stack:
         self.stack = contextlib.ExitStack()
         self.upstreams: dict[str, GroupServer] = {}
         self.components: dict[str, Any] = {}  # via -> Gateway | Peer | SetupUnavailable
-        self.registered: dict[tuple[str, str], GatewayServer | PeerServer] = {}
+        self.registered: dict[tuple[str, str], GatewayServer | PeerServer | Exception] = {}
 
     def upstream_url(self, kind: str) -> str:
         """Start upstream ``kind`` once; its MCP URL."""
@@ -163,7 +208,7 @@ class Stack:
         if via not in self.components:
             try:
                 if via.startswith("gateway"):
-                    plugins = PLUGIN_CHAIN_ON if via == "gateway-plugins" else ""
+                    plugins = self.args.plugins if via == "gateway-plugins" else ""
                     made: Gateway | Peer = Gateway(server=self.args.server, workers=self.args.workers, plugins=plugins)
                 else:
                     made = Peer(via.removeprefix("peer-"), workers=self.args.workers)
@@ -182,9 +227,14 @@ class Stack:
             return url
         key = (spec.via, spec.upstream)
         if key not in self.registered:
-            component = self.component(spec.via)
-            self.registered[key] = component.register(f"bench-{spec.upstream}", url)
-        return self.registered[key]
+            try:
+                self.registered[key] = self.component(spec.via).register(f"bench-{spec.upstream}", url)
+            except (SetupUnavailable, RuntimeError, httpx.HTTPError) as exc:
+                self.registered[key] = exc  # reported once per path, not retried
+        found = self.registered[key]
+        if isinstance(found, Exception):
+            raise SetupUnavailable(str(found))
+        return found
 
     def rss(self) -> dict[str, Any]:
         """Resident memory of every running component, per process."""
@@ -215,7 +265,7 @@ def _rounds(outcomes: list[Outcome], levels: tuple[int, ...], rounds: int) -> It
 def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the benchmark described by ``args``; return the results (also written to disk)."""
     ensure_wrk()
-    specs = select(args.paths, plugins=args.plugins, peer=not args.no_peer)
+    specs = select(args.paths, plugins=bool(args.plugins), peer=not args.no_peer)
     levels = tuple(args.concurrency)
     stack = Stack(args)
     started = dt.datetime.now(dt.UTC)
@@ -238,6 +288,13 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
                 f"{outcome.spec.name:32} c={level:<3} {summary['rps']:9.1f} rps  p50 {lat['p50'] / 1000:7.2f} ms  "
                 f"p99 {lat['p99'] / 1000:7.2f} ms  errors {summary['errors']}"
             )
+        for outcome in outcomes:
+            if outcome.load is not None and outcome.spec.method == "tools/list":
+                outcome.facts["walk"] = walk = walk_list(outcome.load, 5 if args.quick else 20)
+                log(
+                    f"{outcome.spec.name:32} full walk: {walk['tools']} tools in {walk['pages']} pages, "
+                    f"p50 {walk['p50_ms']:.2f} ms"
+                )
         rss = stack.rss()
     finally:
         stack.close()
@@ -287,7 +344,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--paths", help="comma-separated path names or prefixes (default: all)")
     parser.add_argument("--no-peer", action="store_true", help="skip the ContextForge peer")
-    parser.add_argument("--plugins", action="store_true", help="also measure the gateway with the built-in plugins on")
+    parser.add_argument(
+        "--plugins",
+        default="",
+        metavar="PATHS",
+        help="also measure a gateway whose plugin chain is these dotted paths (comma-separated, as PLUGINS)",
+    )
     parser.add_argument("--quick", action="store_true", help="1 s runs, one round, concurrency 1 and 10")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory (default bench/results)")
     args = parser.parse_args(argv)

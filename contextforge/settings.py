@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 
+from apps.accounts.sso.config import providers_from_env
 from contextforge.env import (
     SettingError,
     env_bool,
@@ -197,8 +198,7 @@ EMBEDDED_TICKER = env_bool("EMBEDDED_TICKER", CELERY_TASK_ALWAYS_EAGER and not T
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "apps.accounts.backends.LockoutBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 PASSWORD_HASHERS = [
@@ -222,6 +222,14 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "none"
 LOGIN_REDIRECT_URL = "/admin/"
+# Single sign-on: providers enabled by their SSO_<PROVIDER>_CLIENT_ID (or added in the admin).
+SOCIALACCOUNT_PROVIDERS = providers_from_env()
+SOCIALACCOUNT_ADAPTER = "apps.accounts.sso.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # an SSO login with a verified email signs in the existing account
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_STORE_TOKENS = False
+SSO_ALLOWED_DOMAINS = env_list("SSO_ALLOWED_DOMAINS", [])
+SSO_GROUPS_CLAIM = env_str("SSO_GROUPS_CLAIM", "groups")
 JWT_ALGORITHM = env_choice("JWT_ALGORITHM", "HS256", ["HS256", "HS384", "HS512", "RS256", "ES256"]).upper()
 JWT_ISSUER = env_str("JWT_ISSUER", "contextforge")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "contextforge-api")
@@ -238,6 +246,16 @@ BASIC_AUTH_ENABLED = env_bool("BASIC_AUTH_ENABLED", False)
 MAX_FAILED_LOGIN_ATTEMPTS = env_int("MAX_FAILED_LOGIN_ATTEMPTS", 5, minimum=1)
 ACCOUNT_LOCKOUT_MINUTES = env_int("ACCOUNT_LOCKOUT_MINUTES", 15, minimum=1)
 EMAIL_REGISTRATION_ENABLED = env_bool("EMAIL_REGISTRATION_ENABLED", False)
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD", "") or ""
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "contextforge@localhost")
 INVITATION_EXPIRY_DAYS = env_int("INVITATION_EXPIRY_DAYS", 7, minimum=1)
 MAX_TEAMS_PER_USER = env_int("MAX_TEAMS_PER_USER", 50, minimum=1)
 # Role a team member holds inside the team by membership alone (owners hold team_admin).
@@ -310,6 +328,17 @@ CELERY_BEAT_SCHEDULE.update(
         "catalog-flush-metrics": {"task": "catalog.flush_metrics", "schedule": float(METRICS_FLUSH_SECONDS)},
         "catalog-rollup-metrics": {"task": "catalog.rollup_metrics", "schedule": 3600.0},
         "catalog-prune-metrics": {"task": "catalog.prune_metrics", "schedule": 6 * 3600.0},
+    }
+)
+# Federation: upstream health checks and catalog sync (apps/catalog/federation.py).
+GATEWAY_HEALTH_INTERVAL = env_int("GATEWAY_HEALTH_INTERVAL", 60, minimum=1)
+GATEWAY_HEALTH_TIMEOUT = env_int("GATEWAY_HEALTH_TIMEOUT", 10, minimum=1, maximum=600)
+GATEWAY_HEALTH_FAILURE_THRESHOLD = env_int("GATEWAY_HEALTH_FAILURE_THRESHOLD", 3, minimum=1)
+GATEWAY_SYNC_INTERVAL = env_int("GATEWAY_SYNC_INTERVAL", 300, minimum=1)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "catalog-check-gateways": {"task": "catalog.check_gateways", "schedule": float(GATEWAY_HEALTH_INTERVAL)},
+        "catalog-sync-gateways": {"task": "catalog.sync_gateways", "schedule": float(GATEWAY_SYNC_INTERVAL)},
     }
 )
 # Plugins: dotted paths of Plugin classes, loaded once at start-up; per-plugin config by name.

@@ -31,7 +31,7 @@ class CatalogFilterSet(filters.FilterSet):
     """Filters every catalog list shares."""
 
     tags = filters.CharFilter(method=_tags, help_text="Comma-separated; rows with any of them.")
-    team_id = filters.NumberFilter(field_name="team_id")
+    team_id = filters.NumberFilter(field_name="team_id", min_value=1, max_value=2**63 - 1)
     visibility = filters.ChoiceFilter(choices=Visibility.choices)
     enabled = filters.BooleanFilter()
     ordering = filters.OrderingFilter(

@@ -25,6 +25,7 @@ from apps.accounts.principal import Principal
 from apps.plugins.base import PluginViolation
 from apps.plugins.registry import registry as plugins
 from apps.protocols.spi import CallOptions, CatalogError, PromptResult, ResourceContents, ToolResult, UpstreamTarget
+from apps.teams.permissions import has_permission
 
 from . import metrics, runtimes, selectors
 from .crypto import DecryptionError
@@ -34,7 +35,7 @@ from .prompting import check_prompt_arguments, render_template
 from .rest_adapter import RestCall, call_rest
 from .services import auth_headers, resource_cache_key, tool_credentials, upstream_target
 
-__all__ = ["call_tool", "get_prompt", "read_resource", "validate_arguments"]
+__all__ = ["call_tool", "complete", "get_prompt", "read_resource", "validate_arguments"]
 
 
 # --- Shared steps ---------------------------------------------------------------------
@@ -140,6 +141,11 @@ class _ToolPlan:
 
 def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolPlan:
     tool = selectors.resolve_tool(principal, name, server_id)
+    may_run = has_permission(principal, "tools.execute", obj=tool) or (
+        tool.visibility == "public" and has_permission(principal, "tools.execute")
+    )
+    if not may_run:
+        raise CatalogError("forbidden", f"you may not execute tool {name!r}")
     rest = target = None
     timeout = tool.timeout_ms / 1000 if tool.timeout_ms else None
     if tool.integration_type == IntegrationType.REST:
@@ -156,11 +162,30 @@ def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolP
             jsonpath_filter=tool.jsonpath_filter,
             timeout_ms=tool.timeout_ms,
         )
-    else:
-        if tool.gateway is None:
+    elif tool.gateway is None:
+        if tool.integration_type != IntegrationType.A2A or not tool.url:
             raise CatalogError("unavailable", f"tool {name!r} has no upstream")
+        # An A2A agent exposed as a tool: the agent endpoint and credentials live on the tool.
+        headers, query = auth_headers(tool.auth_type, tool_credentials(tool))
+        target = UpstreamTarget(
+            gateway_id=f"tool:{tool.pk}",
+            name=tool.name,
+            transport="A2A",
+            url=tool.url,
+            headers={**tool.headers, **headers},
+            query_params=query,
+            timeout=timeout,
+        )
+    else:
         if not tool.gateway.enabled:
             raise NotFound(f"tool {name!r} not found")
+        if not tool.gateway.reachable:
+            reason = f": {tool.gateway.last_error[:300]}" if tool.gateway.last_error else ""
+            raise CatalogError(
+                "unavailable",
+                f"upstream {tool.gateway.name} is unreachable{reason}",
+                {"upstream": tool.gateway.name, "gateway_id": str(tool.gateway.pk)},
+            )
         target = upstream_target(tool.gateway)
         timeout = timeout or tool.gateway.timeout_seconds
     return _ToolPlan(
@@ -226,7 +251,14 @@ def _plan_resource(principal: Principal, uri: str, server_id: str | None, resour
         if resource is None:
             raise NotFound(f"resource {resource_id} not found")
     else:
-        resource = selectors.resolve_resource(principal, uri, server_id)
+        try:
+            resource = selectors.resolve_resource(principal, uri, server_id)
+        except NotFound:
+            # A URI of a federated template's family: read from that template's upstream.
+            template = selectors.resolve_federated_template(principal, uri, server_id)
+            if not template.gateway.enabled:
+                raise
+            return str(template.pk), upstream_target(template.gateway), False
     if resource.gateway_id is None:
         if resource.binary_content is not None:
             blob = base64.b64encode(bytes(resource.binary_content)).decode()
@@ -237,10 +269,10 @@ def _plan_resource(principal: Principal, uri: str, server_id: str | None, resour
                     uri=resource.uri, mime_type=resource.mime_type or None, text=resource.text_content or ""
                 )
             ]
-        return str(resource.pk), contents
+        return str(resource.pk), contents, False
     if not resource.gateway.enabled:
         raise NotFound(f"resource {uri!r} not found")
-    return str(resource.pk), upstream_target(resource.gateway)
+    return str(resource.pk), upstream_target(resource.gateway), True
 
 
 async def read_resource(
@@ -259,11 +291,12 @@ async def read_resource(
     try:
         payload = await _hook("resource_pre_fetch", principal, {"uri": uri, "server_id": server_id})
         uri = payload.get("uri", uri)
-        resource_id, plan = await sync_to_async(_plan_resource)(principal, uri, server_id, resource_id)
+        # cacheable: a concrete federated resource (a template's reads are keyed by URI, never cached)
+        resource_id, plan, cacheable = await sync_to_async(_plan_resource)(principal, uri, server_id, resource_id)
         metric.entity_id, metric.entity_name = resource_id, uri
         if isinstance(plan, UpstreamTarget):
             key = resource_cache_key(resource_id)
-            cached = await cache.aget(key) if settings.RESOURCE_CACHE_TTL else None
+            cached = await cache.aget(key) if settings.RESOURCE_CACHE_TTL and cacheable else None
             if cached is not None:
                 contents = [ResourceContents(**item) for item in cached]
             else:
@@ -274,7 +307,7 @@ async def read_resource(
                 size = sum(len(c.text or "") + len(c.blob or "") for c in contents)
                 if size > settings.RESOURCE_MAX_BYTES * 4 // 3:
                     raise CatalogError("unavailable", f"resource is larger than {settings.RESOURCE_MAX_BYTES} bytes")
-                if settings.RESOURCE_CACHE_TTL:
+                if settings.RESOURCE_CACHE_TTL and cacheable:
                     await cache.aset(key, [asdict(c) for c in contents], settings.RESOURCE_CACHE_TTL)
         else:
             contents = plan
@@ -359,3 +392,51 @@ async def get_prompt(
         raise error from exc
     finally:
         metric.done(error)
+
+
+# --- Completion -----------------------------------------------------------------------
+
+EMPTY_COMPLETION = {"values": [], "total": 0, "hasMore": False}
+
+
+def _plan_complete(principal: Principal, ref: dict[str, Any], argument: dict[str, Any], server_id: str | None):
+    """The upstream (target, ref under upstream names) to ask, or None for a local entity."""
+    kind = ref.get("type")
+    if kind == "ref/prompt":
+        prompt = selectors.resolve_prompt(principal, str(ref.get("name")), server_id)
+        if argument["name"] not in {a["name"] for a in prompt.arguments}:
+            raise InvalidInput(f"prompt {prompt.name!r} has no argument {argument['name']!r}", "argument")
+        if prompt.gateway_id is None:
+            return None
+        return upstream_target(prompt.gateway), {"type": "ref/prompt", "name": prompt.original_name}
+    if kind == "ref/resource":
+        uri = str(ref.get("uri"))
+        entries = selectors.exposed_resource_templates(principal, server_id)
+        template = next((e.obj for e in entries if e.name == uri), None)
+        if template is None:
+            resource = selectors.resolve_resource(principal, uri, server_id)
+            gateway = resource.gateway
+        else:
+            gateway = template.gateway
+        return None if gateway is None else (upstream_target(gateway), {"type": "ref/resource", "uri": uri})
+    raise InvalidInput(f"unknown completion reference type {kind!r}", "ref")
+
+
+async def complete(
+    principal: Principal, ref: dict[str, Any], argument: dict[str, Any], *, server_id: str | None = None
+) -> dict[str, Any]:
+    """Argument completion: delegated to the upstream for federated prompts and templates;
+    local ones have no value sources, so their answer is an empty list."""
+    if not isinstance(ref, dict) or not isinstance(argument, dict) or not isinstance(argument.get("name"), str):
+        raise CatalogError("invalid_arguments", "completion needs a ref object and an argument with a name")
+    try:
+        plan = await sync_to_async(_plan_complete)(principal, ref, argument, server_id)
+        if plan is None:
+            return dict(EMPTY_COMPLETION)
+        target, upstream_ref = plan
+        return await _runtime("MCP", "complete")(target, upstream_ref, argument)
+    except Exception as exc:
+        error = _catalog_error(exc)
+        if error is exc:
+            raise
+        raise error from exc

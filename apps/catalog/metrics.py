@@ -48,6 +48,8 @@ def record(**fields: Any) -> None:
         return
     task = _flushers.get(id(loop))
     if task is None or task.done():
+        for key in [k for k, t in _flushers.items() if t.done()]:
+            del _flushers[key]
         _flushers[id(loop)] = loop.create_task(_flush_later())
 
 

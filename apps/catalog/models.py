@@ -100,6 +100,9 @@ class Gateway(CatalogEntity):
     server_info = models.JSONField(default=dict, blank=True)
     capabilities = models.JSONField(default=dict, blank=True)
 
+    permission_family = "gateways"
+    server_scope_lookup = "tools__servers"
+
     class Meta:
         ordering = ["name", "id"]
         constraints = _team_unique(["name"], "gateway_name")
@@ -155,6 +158,9 @@ class Tool(CatalogEntity):
     reachable = models.BooleanField(default=True)
     deprecated = models.BooleanField(default=False)
 
+    permission_family = "tools"
+    server_scope_lookup = "servers"
+
     class Meta:
         ordering = ["name", "id"]
         constraints = [
@@ -184,6 +190,9 @@ class Resource(CatalogEntity):
     annotations = models.JSONField(default=dict, blank=True)
     gateway = models.ForeignKey(Gateway, null=True, blank=True, on_delete=models.CASCADE, related_name="resources")
 
+    permission_family = "resources"
+    server_scope_lookup = "servers"
+
     class Meta:
         ordering = ["uri", "id"]
         constraints = [
@@ -209,6 +218,9 @@ class ResourceTemplate(CatalogEntity):
         Gateway, null=True, blank=True, on_delete=models.CASCADE, related_name="resource_templates"
     )
 
+    permission_family = "resources"
+    server_scope_lookup = "servers"
+
     class Meta:
         ordering = ["uri_template", "id"]
         constraints = _team_unique(["uri_template"], "template_uri")
@@ -230,6 +242,9 @@ class Prompt(CatalogEntity):
     template = models.TextField(blank=True, default="")
     arguments = models.JSONField(default=list, blank=True)
     gateway = models.ForeignKey(Gateway, null=True, blank=True, on_delete=models.CASCADE, related_name="prompts")
+
+    permission_family = "prompts"
+    server_scope_lookup = "servers"
 
     class Meta:
         ordering = ["name", "id"]
@@ -260,6 +275,9 @@ class VirtualServer(CatalogEntity):
     resources = models.ManyToManyField(Resource, related_name="servers", blank=True)
     resource_templates = models.ManyToManyField(ResourceTemplate, related_name="servers", blank=True)
     prompts = models.ManyToManyField(Prompt, related_name="servers", blank=True)
+
+    permission_family = "servers"
+    server_scope_lookup = "pk"
 
     class Meta:
         ordering = ["name", "id"]

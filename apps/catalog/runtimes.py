@@ -10,6 +10,10 @@ A runtime may also implement, beyond the SPI's ``call_tool``:
 - ``read_resource(target, uri, options) -> list[ResourceContents]``
 - ``get_prompt(target, name, arguments, options) -> PromptResult``
 - ``discover(target) -> dict`` for "refresh from upstream"; see ``services.refresh_gateway``.
+- ``ping_all(targets, budget=...) -> {gateway_id: error or None}`` for health checks,
+  ``add_listener(callback)`` for upstream list changes, ``run_sync(fn, *args)`` to run
+  its coroutines from synchronous code on the loop that holds its pooled sessions;
+  see ``federation``.
 
 The REST adapter is not registered here: REST tools are run by the core itself.
 """
@@ -33,6 +37,11 @@ def register_runtime(integration_type: str, runtime: Any) -> None:
         raise TypeError("a runtime must implement call_tool(target, name, arguments, options)")
     with _lock:
         _runtimes[integration_type] = runtime
+    add_listener = getattr(runtime, "add_listener", None)
+    if add_listener is not None:  # upstream list changes trigger a federation sync
+        from .federation import on_upstream_event
+
+        add_listener(on_upstream_event)
 
 
 def unregister_runtime(integration_type: str, runtime: Any | None = None) -> None:

@@ -8,6 +8,7 @@ in a stable order (exposed name, then id).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.db.models import Case, IntegerField, Model, Q, QuerySet, Value, When
 from apps.accounts.principal import Principal
 
 from .errors import NotFound
-from .models import Gateway, Prompt, Resource, ResourceTemplate, ServerTool, Tool, VirtualServer
+from .models import Prompt, Resource, ResourceTemplate, ServerTool, Tool, VirtualServer
 from .names import ExposedTool, NameCollision, exposed_tool_names
 
 logger = logging.getLogger(__name__)
@@ -35,27 +36,14 @@ __all__ = [
     "visible",
 ]
 
-#: For each model, the lookup from it to the virtual servers that bundle it.
-_SERVER_PATH = {
-    VirtualServer: "pk",
-    Tool: "servers",
-    Resource: "servers",
-    ResourceTemplate: "servers",
-    Prompt: "servers",
-    Gateway: "tools__servers",
-}
-
 
 def visible(model: type[Model], principal: Principal, action: str = "view") -> QuerySet:
-    """The rows of ``model`` the principal may ``action``, narrowed by a server-scoped token."""
-    qs = model.objects.visible_to(principal, action)
-    scope = principal.scope_server_ids
-    if scope is not None:
-        path = _SERVER_PATH[model]
-        qs = qs.filter(**{f"{path}__in": list(scope)})
-        if path != "pk":
-            qs = qs.distinct()
-    return qs
+    """The rows of ``model`` the principal may ``action``.
+
+    ``visible_to`` applies team/visibility, shares and token narrowing (a server-scoped
+    token reaches only rows bundled in its servers, via ``Model.server_scope_lookup``).
+    """
+    return model.objects.visible_to(principal, action)
 
 
 def get_server(principal: Principal, server_id: str) -> VirtualServer:
@@ -194,6 +182,27 @@ def resolve_resource(principal: Principal, uri: str, server_id: str | None = Non
     if resource is None:
         raise NotFound(f"resource {uri!r} not found")
     return resource
+
+
+def _template_pattern(template: str) -> re.Pattern[str] | None:
+    """A regex matching the URIs an RFC 6570 level-1 template expands to (``{var}`` → one segment)."""
+    parts = re.split(r"(\{[^{}]*\})", template)
+    if len(parts) == 1:
+        return None
+    regex = "".join("[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts)
+    return re.compile(f"^{regex}$")
+
+
+def resolve_federated_template(principal: Principal, uri: str, server_id: str | None = None) -> ResourceTemplate:
+    """The federated resource template the caller may read whose URI template matches ``uri``, else NotFound."""
+    rows = visible(ResourceTemplate, principal).filter(enabled=True, gateway__isnull=False).select_related("gateway")
+    if server_id is not None:
+        rows = rows.filter(servers=get_server(principal, server_id))
+    for template in rows.annotate(_rank=_mine_first(principal)).order_by("_rank", "created_at", "id")[:500]:
+        pattern = _template_pattern(template.uri_template)
+        if pattern is not None and pattern.match(uri):
+            return template
+    raise NotFound(f"resource {uri!r} not found")
 
 
 def search_filter(text: str, fields: list[str]) -> Q:

@@ -11,6 +11,7 @@ and protocol modules all call these functions.
 from __future__ import annotations
 
 import base64
+import string
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -68,6 +69,7 @@ __all__ = [
     "refresh_gateway",
     "resource_cache_key",
     "set_enabled",
+    "sync_gateway",
     "sync_gateway_catalog",
     "tool_credentials",
     "update_gateway",
@@ -130,7 +132,10 @@ def _resolve_team(principal: Principal, team_id: Any, permission: str) -> Team |
     if team_id in (None, ""):
         return None
     try:
-        team = Team.objects.get(pk=int(team_id))
+        pk = int(team_id)
+        if not 0 < pk < 2**63:
+            raise ValueError(pk)
+        team = Team.objects.get(pk=pk)
     except (TypeError, ValueError, Team.DoesNotExist) as exc:
         raise InvalidInput(f"team {team_id!r} does not exist", "team_id") from exc
     if not principal.is_platform_admin and team.pk not in principal.team_ids:
@@ -170,12 +175,12 @@ def _apply_ownership(principal: Principal, obj: models.Model, data: dict[str, An
 def _get_for_edit(principal: Principal, model: type[models.Model], pk: Any, action: str) -> models.Model:
     """The object when visible and editable; NotFound when invisible, Forbidden when read-only."""
     pk = str(pk)
-    try:
-        obj = model.objects.visible_to(principal, "view").select_for_update(of=("self",)).get(pk=pk)
-    except (model.DoesNotExist, ValueError) as exc:
-        raise NotFound(f"{KIND_OF[model]} {pk} not found") from exc
+    if not model.objects.visible_to(principal, "view").filter(pk=pk).exists():
+        raise NotFound(f"{KIND_OF[model]} {pk} not found")
+    # Locked by primary key alone: the visibility query may be DISTINCT, which FOR UPDATE refuses.
+    obj = model.objects.select_for_update().get(pk=pk)
     perm = f"{PERMISSION_OF[model]}.{action}"
-    editable = model.objects.visible_to(principal, "edit").filter(pk=pk).exists()
+    editable = model.objects.visible_to(principal, "change").filter(pk=pk).exists()
     if not editable or not has_permission(principal, perm, obj=obj):
         raise Forbidden(f"you may not {perm} this {KIND_OF[model]}")
     return obj
@@ -267,7 +272,9 @@ def auth_headers(auth_type: str, credentials: dict[str, Any]) -> tuple[dict[str,
 
 def upstream_target(gateway: Gateway) -> UpstreamTarget:
     """The SPI view of a gateway, with decrypted credentials, for a runtime."""
-    headers, query = auth_headers(gateway.auth_type, gateway_credentials(gateway))
+    credentials = gateway_credentials(gateway)
+    headers, query = auth_headers(gateway.auth_type, credentials)
+    oauth = credentials.get("config", {}) if gateway.auth_type == "oauth" else {}
     return UpstreamTarget(
         gateway_id=str(gateway.pk),
         name=gateway.name,
@@ -280,8 +287,12 @@ def upstream_target(gateway: Gateway) -> UpstreamTarget:
         query_params=query,
         timeout=gateway.timeout_seconds,
         protocol_version=gateway.protocol_version or None,
+        oauth=dict(oauth) if oauth.get("grant_type") and not oauth.get("access_token") else {},
     )
 
+
+#: Tag put on a federated tool its upstream no longer lists (the tool is disabled, not deleted).
+REMOVED_UPSTREAM_TAG = "removed-upstream"
 
 # --- Gateways -------------------------------------------------------------------------
 
@@ -353,19 +364,57 @@ def _unique_slug(name: str, exclude: str | None = None) -> str:
     return slug
 
 
-@transaction.atomic
 def create_gateway(principal: Principal, data: dict[str, Any]) -> Gateway:
-    """Register an upstream gateway. Discovery of its tools is queued by the upstream runtime."""
+    """Register an upstream gateway: connect, negotiate and discover it, then store it with its catalog.
+
+    With an MCP runtime in this process the upstream is reached first (every page of
+    tools, resources, templates and prompts); an unreachable or non-MCP upstream fails
+    with ``InvalidInput`` on url (or command) naming the reason, and nothing is stored. Without a runtime the
+    gateway is stored alone, to be discovered by the next refresh or sync.
+    """
+    checked = _new_gateway(principal, data)  # validation and permission checks; nothing saved yet
+    found = _discover(upstream_target(checked), "url" if checked.url else "command")
+    with transaction.atomic():
+        gateway = _new_gateway(principal, data)
+        gateway.pk = checked.pk  # the same upstream identity: the session opened for discovery is reused
+        _save(gateway, "name")
+        _audit(principal, "gateway.create", gateway, name=gateway.name)
+        _changed("gateway", [gateway.pk])
+        if found is not None:
+            sync_gateway_catalog(gateway.pk, **_discovered(found))
+            gateway.refresh_from_db()
+    return gateway
+
+
+def _new_gateway(principal: Principal, data: dict[str, Any]) -> Gateway:
     _reject_unknown(data, GATEWAY_FIELDS)
     gateway = Gateway()
     _apply_ownership(principal, gateway, data, creating=True)
     _apply_gateway(gateway, {"name": None, **data})
     _ensure_unique(gateway, "name", gateway.name)
     gateway.slug = _unique_slug(gateway.name)
-    _save(gateway, "name")
-    _audit(principal, "gateway.create", gateway, name=gateway.name)
-    _changed("gateway", [gateway.pk])
     return gateway
+
+
+def _run_runtime(runtime: Any, function: Callable, *args: Any) -> Any:
+    """Call a runtime coroutine from synchronous code, on the loop that holds its pooled sessions."""
+    run_sync = getattr(runtime, "run_sync", None)
+    if run_sync is not None:
+        return run_sync(function, *args)
+    return async_to_sync(function)(*args)
+
+
+def _discover(target: UpstreamTarget, field: str) -> Any:
+    """What the MCP runtime finds on an upstream; None when no runtime runs in this process."""
+    runtime = runtimes.get_runtime("MCP")
+    discover: Callable | None = getattr(runtime, "discover", None)
+    if discover is None:
+        return None
+    try:
+        return _run_runtime(runtime, discover, target)
+    except Exception as exc:
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        raise InvalidInput(f"could not register {target.name}: {message}", field) from None
 
 
 @transaction.atomic
@@ -382,24 +431,42 @@ def update_gateway(principal: Principal, gateway_id: str, data: dict[str, Any]) 
     return gateway
 
 
-def record_gateway_health(gateway_id: str, *, reachable: bool, error: str = "") -> None:
-    """Record a health-check outcome (called by the upstream runtime; system action, no caller)."""
+def record_gateway_health(gateway_id: str, *, reachable: bool, error: str = "", threshold: int = 1) -> None:
+    """Record a health-check outcome (system action, no caller).
+
+    A failure marks the gateway (and its tools) unreachable once ``threshold``
+    consecutive failures are counted; the first success marks it reachable again. Each
+    change of state writes a ``gateway.health`` audit row: the gateway's health history.
+    """
     now = timezone.now()
     with transaction.atomic():
         gateway = Gateway.objects.select_for_update().filter(pk=gateway_id).first()
         if gateway is None:
             return
         was = gateway.reachable
-        gateway.reachable = reachable
         if reachable:
+            gateway.reachable = True
             gateway.last_seen, gateway.consecutive_failures, gateway.last_error = now, 0, ""
         else:
             gateway.consecutive_failures += 1
             gateway.last_error = error[:4000]
+            if gateway.consecutive_failures >= threshold:
+                gateway.reachable = False
         gateway.save(update_fields=["reachable", "last_seen", "consecutive_failures", "last_error", "updated_at"])
-        if was != reachable:
-            Tool.objects.filter(gateway=gateway).update(reachable=reachable)
+        if was != gateway.reachable:
+            AuditEntry.objects.create(
+                action="gateway.health",
+                entity_type="gateway",
+                entity_id=str(gateway.pk),
+                detail={
+                    "reachable": gateway.reachable,
+                    "error": gateway.last_error[:1000],
+                    "consecutive_failures": gateway.consecutive_failures,
+                },
+            )
+            Tool.objects.filter(gateway=gateway).update(reachable=gateway.reachable)
             _changed("tool", Tool.objects.filter(gateway=gateway).values_list("pk", flat=True))
+            _changed("gateway", [gateway.pk])
 
 
 def _spec_tool_fields(spec: ToolSpec) -> dict[str, Any]:
@@ -466,13 +533,24 @@ def sync_gateway_catalog(
                 added += 1
             else:
                 dirty = {k: v for k, v in fields.items() if getattr(obj, k) != v}
+                if model is Tool and REMOVED_UPSTREAM_TAG in obj.tags:  # back upstream: re-enable
+                    dirty["tags"] = [t for t in obj.tags if t != REMOVED_UPSTREAM_TAG]
+                    dirty["enabled"] = True
                 if dirty:
                     for k, v in dirty.items():
                         setattr(obj, k, v)
                     obj.save()
                     updated += 1
         stale = [o.pk for k, o in existing.items() if k not in seen]
-        if stale:
+        if stale and model is Tool:
+            # Disabled, not deleted: virtual servers keep their configuration if the tool returns.
+            for tool in model.objects.filter(pk__in=stale):
+                if tool.enabled or REMOVED_UPSTREAM_TAG not in tool.tags:
+                    tool.enabled = False
+                    tool.tags = sorted({*tool.tags, REMOVED_UPSTREAM_TAG})
+                    tool.save(update_fields=["enabled", "tags", "updated_at"])
+                    removed += 1
+        elif stale:
             removed = model.objects.filter(pk__in=stale).delete()[1].get(model._meta.label, 0)
         report[f"{kind}sAdded"], report[f"{kind}sUpdated"], report[f"{kind}sRemoved"] = added, updated, removed
         _changed(KIND_OF[model], [*seen, *stale])
@@ -547,18 +625,45 @@ def refresh_gateway(principal: Principal, gateway_id: str) -> dict[str, Any]:
         gateway = _get_for_edit(principal, Gateway, gateway_id, "update")
         target = upstream_target(gateway)
         _audit(principal, "gateway.refresh", gateway)
+    return _sync_from_upstream(gateway.pk, target)
+
+
+def sync_gateway(gateway_id: str) -> dict[str, Any]:
+    """Federation sync of one gateway (periodic, or on the upstream's list_changed); system action."""
+    gateway = Gateway.objects.filter(pk=gateway_id, enabled=True).first()
+    if gateway is None:
+        return {"gatewayId": str(gateway_id), "success": False, "error": "gateway not found or disabled"}
+    return _sync_from_upstream(gateway.pk, upstream_target(gateway))
+
+
+def _sync_from_upstream(gateway_id: str, target: UpstreamTarget) -> dict[str, Any]:
     runtime = runtimes.get_runtime("MCP")
     discover: Callable | None = getattr(runtime, "discover", None)
     if discover is None:
         raise Unavailable("no upstream runtime can discover MCP gateways in this process", "gateway")
     try:
-        found = async_to_sync(discover)(target)
+        found = _run_runtime(runtime, discover, target)
     except Exception as exc:
-        record_gateway_health(gateway.pk, reachable=False, error=str(exc))
-        return {"gatewayId": str(gateway.pk), "success": False, "error": str(exc)[:1000]}
-    record_gateway_health(gateway.pk, reachable=True)
-    allowed = {"tools", "resources", "templates", "prompts", "server_info", "capabilities", "protocol_version"}
-    return sync_gateway_catalog(gateway.pk, **{k: v for k, v in dict(found).items() if k in allowed})
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        record_gateway_health(gateway_id, reachable=False, error=message)
+        return {"gatewayId": str(gateway_id), "success": False, "error": message[:1000]}
+    record_gateway_health(gateway_id, reachable=True)
+    return sync_gateway_catalog(gateway_id, **_discovered(found))
+
+
+def _discovered(found: Any) -> dict[str, Any]:
+    """Keyword arguments of ``sync_gateway_catalog`` from a runtime's discovery (a dict or an object)."""
+    get = found.get if isinstance(found, dict) else lambda key, default=None: getattr(found, key, default)
+    result = {
+        "tools": get("tools"),
+        "resources": get("resources"),
+        "templates": get("templates", None) if get("templates", None) is not None else get("resource_templates"),
+        "prompts": get("prompts"),
+        "server_info": get("server_info"),
+        "capabilities": get("capabilities"),
+        "protocol_version": get("protocol_version"),
+    }
+    return {k: v for k, v in result.items() if v is not None}
 
 
 # --- Tools ----------------------------------------------------------------------------
@@ -618,6 +723,7 @@ def _apply_tool(principal: Principal, tool: Tool, data: dict[str, Any]) -> None:
         tool.request_type = data["request_type"]
     if "url" in data:
         tool.url = clean_url("url", data["url"])
+        _check_url_template(tool.url)
     if "headers" in data:
         tool.headers = clean_headers("headers", data["headers"])
     for field in ("query_mapping", "header_mapping", "body_mapping"):
@@ -643,6 +749,17 @@ def _apply_tool(principal: Principal, tool: Tool, data: dict[str, Any]) -> None:
         tool.auth_type = auth_type
     if tool.gateway_id is None and tool.integration_type == IntegrationType.REST and not tool.url:
         raise InvalidInput("a REST tool needs a url", "url")
+
+
+def _check_url_template(url: str) -> None:
+    """Placeholders of a REST tool URL must be balanced ``{identifier}``s."""
+    try:
+        names = [name for _, name, spec, _ in string.Formatter().parse(url) if name is not None]
+    except ValueError as exc:
+        raise InvalidInput(f"is not a valid URL template: {exc}", "url") from exc
+    bad = [n for n in names if not n.isidentifier()]
+    if bad:
+        raise InvalidInput(f"placeholders must be identifiers, not {bad}", "url")
 
 
 @transaction.atomic

@@ -220,6 +220,10 @@ class UpstreamTarget:
     query_params: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None
     protocol_version: str | None = None
+    #: OAuth 2.1 client settings when the upstream wants OAuth (grant_type, client_id,
+    #: client_secret, scope, issuer); the runtime discovers the authorization server
+    #: (RFC 9728 → RFC 8414), obtains tokens and refreshes them.
+    oauth: dict[str, Any] = field(default_factory=dict)
 
 
 # --- Service families (implemented by the core) -----------------------------------

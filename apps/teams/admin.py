@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
-from .models import Role, RoleAssignment, Team, TeamInvitation, TeamJoinRequest, TeamMember
+from .models import IdpGroupMapping, Role, RoleAssignment, Team, TeamInvitation, TeamJoinRequest, TeamMember
 
 
 class TeamMemberInline(admin.TabularInline):
@@ -99,3 +99,13 @@ class GroupObjectPermissionAdmin(admin.ModelAdmin):
     list_display = ["group", "permission", "content_type", "object_pk"]
     list_filter = ["content_type"]
     search_fields = ["group__name", "object_pk"]
+
+
+@admin.register(IdpGroupMapping)
+class IdpGroupMappingAdmin(admin.ModelAdmin):
+    """Identity-provider groups → teams and roles, applied at every SSO sign-in."""
+
+    list_display = ["group", "provider", "team", "team_role", "role"]
+    list_filter = ["provider", "team_role"]
+    search_fields = ["group", "team__name", "role__name"]
+    autocomplete_fields = ["team"]

@@ -59,6 +59,8 @@ class TeamMember(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(default=timezone.now)
+    # Where the membership came from: "" (granted in the platform) or "sso:<provider>" (IdP group sync).
+    grant_source = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["team", "user"], name="unique_team_member")]
@@ -190,6 +192,7 @@ class RoleAssignment(models.Model):
     granted_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+    grant_source = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["user", "role"]
@@ -198,3 +201,37 @@ class RoleAssignment(models.Model):
     def __str__(self) -> str:
         where = f" in {self.team}" if self.team_id else ""
         return f"{self.user}: {self.role}{where}"
+
+
+class IdpGroupMapping(models.Model):
+    """Maps a group asserted by an identity provider to a team membership and/or a global role.
+
+    Applied at every SSO sign-in: memberships and roles granted this way carry
+    ``grant_source="sso:<provider>"`` and are withdrawn when the group is no longer asserted.
+    """
+
+    provider = models.CharField(
+        max_length=100, blank=True, help_text="Provider id (e.g. keycloak, github); blank for every provider."
+    )
+    group = models.CharField(max_length=255, help_text="Group name as it appears in the IdP's groups claim.")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="idp_mappings")
+    team_role = models.CharField(max_length=16, choices=TeamMember.Role.choices, default=TeamMember.Role.MEMBER)
+    role = models.ForeignKey(
+        Role,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="idp_mappings",
+        help_text="A global or personal role to grant (team roles come with the team).",
+    )
+
+    class Meta:
+        ordering = ["provider", "group"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(team__isnull=False) | models.Q(role__isnull=False), name="idp_mapping_has_target"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider or '*'}:{self.group}"

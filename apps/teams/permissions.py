@@ -3,11 +3,12 @@
 ``has_permission(principal, permission, team=None, obj=None)`` answers for the REST
 API, admin UI, MCP and A2A transports alike:
 
-1. Anonymous callers hold nothing.
+1. Anonymous callers hold nothing but the use of public objects (rule 5).
 2. A token's permission scope narrows: a permission outside it is refused.
 3. A team-scoped token acts only in its team.
 4. Platform admins hold every permission.
-5. Otherwise the caller holds the union of: the base permissions of every user
+5. Anyone (even anonymous) may read and execute a public object.
+6. Otherwise the caller holds the union of: the base permissions of every user
    (create teams, manage own tokens), global role assignments, and, in a team, the
    role its membership implies (owners: team_admin; members: TEAM_MEMBER_ROLE) plus
    team-scoped assignments there; personal-scoped roles apply in the caller's personal
@@ -91,12 +92,26 @@ def effective_permissions(principal: Principal, team_id: int | str | None = _ANY
     return result
 
 
+#: Permission suffixes an anonymous caller may hold on public objects.
+ANONYMOUS_ACTIONS = (".read", ".execute")
+
+
+def _public_use(permission: str, obj: Any) -> bool:
+    """Reading or executing a public object."""
+    return obj is not None and getattr(obj, "visibility", None) == "public" and permission.endswith(ANONYMOUS_ACTIONS)
+
+
 def has_permission(principal: Principal, permission: str, team: Any = None, obj: Any = None) -> bool:
     """Whether the principal holds ``permission`` (e.g. "tools.create"), in ``team`` or on ``obj``."""
     if principal.user_id is None:
-        return False
+        # Anonymous callers exist only where a transport admits them (MCP_REQUIRE_AUTH=false):
+        # they may read and execute public objects, and nothing else.
+        return _public_use(permission, obj)
     if principal.scope_permissions is not None and not matches(principal.scope_permissions, permission):
         return False
+    if _public_use(permission, obj):
+        # What an anonymous caller may do, any signed-in caller may do (visible_to shows them public rows too).
+        return True
     team_id = getattr(team, "pk", team)
     if team_id is None and obj is not None:
         team_id = getattr(obj, "team_id", None)

@@ -19,6 +19,7 @@ _ACTION_CODENAMES = {
     "read": ("view", "change", "delete"),
     "change": ("change",),
     "update": ("change",),
+    "edit": ("change",),
     "delete": ("delete",),
 }
 

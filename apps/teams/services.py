@@ -42,6 +42,7 @@ __all__ = [
     "request_join",
     "revoke_role",
     "share_object",
+    "sync_idp_groups",
     "unshare_object",
     "update_member_role",
     "update_role",
@@ -244,13 +245,19 @@ def invite(actor: Principal, team: Team, email: str, role: str = TeamMember.Role
         raise _error("email", "An invitation for this email is already pending.")
     _check_capacity(team)
     inviter = get_user_model().objects.get(pk=actor.user_id)
-    return TeamInvitation.objects.create(
+    invitation = TeamInvitation.objects.create(
         team=team,
         email=email,
         role=role,
         invited_by=inviter,
         expires_at=timezone.now() + dt.timedelta(days=settings.INVITATION_EXPIRY_DAYS),
     )
+    from contextforge.jobs import enqueue_on_commit
+
+    from .tasks import send_invitation_email
+
+    enqueue_on_commit(send_invitation_email, invitation.pk)
+    return invitation
 
 
 @transaction.atomic
@@ -408,7 +415,9 @@ def delete_role(actor: Principal, role: Role) -> None:
 
 
 @transaction.atomic
-def assign_role(actor: Principal, user: Any, role: Role, team: Team | None = None) -> RoleAssignment:
+def assign_role(
+    actor: Principal, user: Any, role: Role, team: Team | None = None, *, expires_at: dt.datetime | None = None
+) -> RoleAssignment:
     """Give a user a role: team-scoped roles need a team, others must not have one.
 
     Platform admins assign any role; team managers assign team-scoped roles in their team.
@@ -427,7 +436,9 @@ def assign_role(actor: Principal, user: Any, role: Role, team: Team | None = Non
     from django.contrib.auth import get_user_model
 
     granter = get_user_model().objects.filter(pk=actor.user_id).first()
-    return RoleAssignment.objects.create(role=role, user=user, team=team, granted_by=granter)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise _error("expires_at", "Must be in the future.")
+    return RoleAssignment.objects.create(role=role, user=user, team=team, granted_by=granter, expires_at=expires_at)
 
 
 @transaction.atomic
@@ -489,3 +500,51 @@ def _require_object_manager(actor: Principal, obj: Any) -> None:
     if team_id is not None and has_permission(actor, "teams.manage", team=team_id):
         return
     raise PermissionDenied("share")
+
+
+# --- Identity-provider group sync -------------------------------------------------
+
+
+@transaction.atomic
+def sync_idp_groups(user: Any, provider: str, groups: list[str]) -> None:
+    """Apply IdP group mappings at sign-in: grant mapped teams/roles, withdraw stale SSO grants.
+
+    Only grants this sync made (``grant_source="sso:<provider>"``) are ever withdrawn; a
+    membership given in the platform is left alone. A full team is logged and skipped.
+    """
+    import logging
+
+    from django.db.models import Q
+
+    from .models import IdpGroupMapping
+
+    log = logging.getLogger(__name__)
+    source = f"sso:{provider}"
+    mappings = IdpGroupMapping.objects.filter(Q(provider="") | Q(provider=provider), group__in=groups)
+    wanted_teams: dict[int, str] = {}
+    wanted_roles: set[int] = set()
+    for mapping in mappings:
+        if mapping.team_id is not None:
+            current = wanted_teams.get(mapping.team_id)
+            wanted_teams[mapping.team_id] = TeamMember.Role.OWNER if current == "owner" else mapping.team_role
+        if mapping.role_id is not None:
+            wanted_roles.add(mapping.role_id)
+    for membership in TeamMember.objects.filter(user=user, grant_source=source).exclude(team_id__in=wanted_teams):
+        if membership.role != TeamMember.Role.OWNER or _owners_left(membership.team, membership) > 0:
+            membership.delete()
+    RoleAssignment.objects.filter(user=user, grant_source=source, team__isnull=True).exclude(
+        role_id__in=wanted_roles
+    ).delete()
+    for team in Team.objects.filter(pk__in=wanted_teams):
+        role = wanted_teams[team.pk]
+        membership = TeamMember.objects.filter(team=team, user=user).first()
+        if membership is None:
+            if team.max_members is not None and team.memberships.count() >= team.max_members:
+                log.warning("IdP group sync: team %s is full; %s not added", team.slug, user.email)
+                continue
+            TeamMember.objects.create(team=team, user=user, role=role, grant_source=source)
+        elif membership.grant_source == source and membership.role != role:
+            membership.role = role
+            membership.save(update_fields=["role"])
+    for role in Role.objects.filter(pk__in=wanted_roles).exclude(scope=Role.Scope.TEAM):
+        RoleAssignment.objects.get_or_create(role=role, user=user, team=None, defaults={"grant_source": source})

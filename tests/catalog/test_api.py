@@ -60,7 +60,10 @@ def test_crud_per_persona(personas, path, model, body, wrapper):
 
     updated = member.put(f"/v1/{path}/{pk}", {"description": "shared", "tags": ["Demo", "x"]}, format="json")
     assert updated.status_code == 200, updated.json()
-    assert updated.json()["description"] == "shared" and updated.json()["tags"] == ["demo", "x"]
+    assert updated.json()["description"] == "shared" and updated.json()["tags"] == [
+        {"id": "demo", "label": "demo"},
+        {"id": "x", "label": "x"},
+    ]
 
     state = member.post(f"/v1/{path}/{pk}/state?activate=false")
     assert state.status_code == 200 and state.json()["status"] == "success"
@@ -95,6 +98,8 @@ def test_bad_input_names_the_field(personas, path, model, body, wrapper):
     unknown = client.post(f"/v1/{path}", {**body, "colour": "red"}, format="json")
     assert unknown.status_code == 400 and "colour" in unknown.json()["errors"]
     wrong_type = client.post(f"/v1/{path}", {**body, "tags": "not-a-list"}, format="json")
+    assert wrong_type.status_code == 400 and "tags" in wrong_type.json()["errors"]
+    wrong_type = client.post(f"/v1/{path}", {**body, "tags": [{"colour": 1}]}, format="json")
     assert wrong_type.status_code == 400 and "tags" in wrong_type.json()["errors"]
     broken = client.post(f"/v1/{path}", "{not json", content_type="application/json")
     assert broken.status_code == 400
@@ -345,3 +350,58 @@ def test_list_query_count_does_not_grow(personas, as_, path):
     few = count()
     fill(5)
     assert count() == few
+
+
+def test_scoped_token_persona(personas, as_):
+    """The member's token, narrowed to the team and tools.read/tools.execute: reads tools, writes nothing."""
+    tool = make_tool(as_.owner, team=personas.team)
+    services.create_prompt(as_.owner, {"name": "p", "template": "x", "team_id": personas.team.pk})
+    scoped = personas.scoped
+    assert [t["id"] for t in scoped.get("/v1/tools").json()] == [tool.pk]
+    assert scoped.get(f"/v1/tools/{tool.pk}").status_code == 200
+    assert scoped.get("/v1/prompts").json() == []  # no prompts.read in the token
+    refused = scoped.post(
+        "/v1/tools", {"name": "new", "url": "http://127.0.0.1:9/", "team_id": str(personas.team.pk)}, format="json"
+    )
+    assert refused.status_code == 403
+    assert scoped.put(f"/v1/tools/{tool.pk}", {"description": "x"}, format="json").status_code == 403
+    assert scoped.delete(f"/v1/tools/{tool.pk}").status_code == 403
+    assert scoped.post(f"/v1/tools/{tool.pk}/state?activate=false").status_code == 403
+    assert Tool.objects.count() == 1 and Tool.objects.get().enabled and Tool.objects.get().description == ""
+
+
+def test_server_scoped_jwt_reaches_only_its_server(personas, as_):
+    from tests.personas import bearer_client
+
+    one = make_tool(as_.owner, name="one", team=personas.team)
+    two = make_tool(as_.owner, name="two", team=personas.team)
+    s1 = services.create_server(as_.owner, {"name": "s1", "team_id": personas.team.pk, "tools": [one.pk]})
+    services.create_server(as_.owner, {"name": "s2", "team_id": personas.team.pk, "tools": [two.pk]})
+    client = bearer_client(personas.member, server_ids=[s1.pk])
+    assert [s["id"] for s in client.get("/v1/servers").json()] == [s1.pk]
+    assert [t["name"] for t in client.get("/v1/tools").json()] == ["one"]
+    assert client.get(f"/v1/tools/{two.pk}").status_code == 404
+    assert client.put(f"/v1/tools/{two.pk}", {"description": "x"}, format="json").status_code == 404
+    assert client.put(f"/v1/tools/{one.pk}", {"description": "in scope"}, format="json").status_code == 200
+    assert client.post(f"/v1/servers/{s1.pk}/state?activate=false").status_code == 200
+
+
+def test_openapi_document_and_viewers_are_served(personas):
+    client = api_client(None)
+    document = client.get("/openapi.json", HTTP_ACCEPT="application/json")
+    assert document.status_code == 200
+    paths = document.json()["paths"]
+    for path in (
+        "/v1/tools",
+        "/v1/tools/{id}/state",
+        "/v1/gateways/{id}/tools/refresh",
+        "/v1/prompts/{id}",
+        "/v1/servers/{id}/tools",
+        "/v1/resources/templates/list",
+        "/v1/tags",
+        "/v1/search",
+        "/v1/tools/generate-schemas-from-openapi",
+        "/v1/resources/{id}/info",
+    ):
+        assert path in paths, path
+    assert client.get("/docs").status_code == 200 and client.get("/redoc").status_code == 200

@@ -33,6 +33,15 @@ class RecordingRuntime:
         return ToolResult(content=[{"type": "text", "text": f"{name}:{json.dumps(arguments)}"}])
 
 
+@pytest.fixture(autouse=True)
+async def _close_worker_connections():
+    """The database connection opened by sync_to_async's worker thread is closed after each test."""
+    yield
+    from django.db import connections
+
+    await sync_to_async(connections.close_all)()
+
+
 @pytest.fixture
 def runtime():
     rt = RecordingRuntime()
@@ -270,3 +279,111 @@ async def test_invocations_are_recorded_in_batches(as_, http_backend):
     row = await InvocationMetric.objects.afirst()
     assert row.kind == "tool" and row.success and row.user_id == as_.owner.user_id
     assert await sync_to_async(metrics.rollup)() == 1
+
+
+async def test_federated_prompts_resources_and_completion_go_to_the_runtime(personas, as_):
+    from apps.protocols.spi import PromptArgumentSpec, PromptResult, PromptSpec, ResourceSpec
+
+    class Upstream(RecordingRuntime):
+        async def read_resource(self, target, uri, options):
+            self.calls.append((target, "read", uri))
+            return [ResourceContents(uri=uri, mime_type="text/plain", text="from upstream")]
+
+        async def get_prompt(self, target, name, arguments, options):
+            return PromptResult(messages=[{"role": "user", "content": {"type": "text", "text": f"{name}:{arguments}"}}])
+
+        async def complete(self, target, ref, argument):
+            return {"values": [ref["name"], argument["value"]], "total": 2, "hasMore": False}
+
+    @sync_to_async
+    def setup():
+        gateway = services.create_gateway(as_.owner, {"name": "up", "url": "http://127.0.0.1:9/mcp"})
+        services.sync_gateway_catalog(
+            gateway.pk,
+            resources=[ResourceSpec(uri="mem://a", name="a")],
+            prompts=[PromptSpec(name="ask", arguments=(PromptArgumentSpec(name="q", required=True),))],
+        )
+
+    await setup()
+    runtime = Upstream()
+    runtimes.register_runtime("MCP", runtime)
+    try:
+        assert [p.name for p in await catalog.list_prompts(as_.owner)] == ["up-ask"]
+        rendered = await catalog.get_prompt(as_.owner, "up-ask", {"q": "why"}, server_id=None, options=OPTS)
+        assert rendered.messages[0]["content"]["text"] == "ask:{'q': 'why'}"
+        for _ in range(2):  # the second read comes from the cache
+            (content,) = await catalog.read_resource(as_.owner, "mem://a", server_id=None, options=OPTS)
+            assert content.text == "from upstream"
+        assert len([c for c in runtime.calls if c[1] == "read"]) == 1
+        answer = await catalog.complete(
+            as_.owner, {"type": "ref/prompt", "name": "up-ask"}, {"name": "q", "value": "w"}, server_id=None
+        )
+        assert answer == {"values": ["ask", "w"], "total": 2, "hasMore": False}
+        with pytest.raises(CatalogError) as info:
+            await catalog.complete(
+                as_.owner, {"type": "ref/prompt", "name": "up-ask"}, {"name": "nope"}, server_id=None
+            )
+        assert info.value.code == "invalid_arguments"
+    finally:
+        runtimes.unregister_runtime("MCP", runtime)
+        from django.core.cache import cache
+
+        await cache.aclear()
+
+
+async def test_refresh_accepts_the_mcp_runtime_discovery(as_):
+    from apps.protocols.mcp.upstream.runtime import Discovery
+    from apps.protocols.spi import ResourceTemplateSpec
+
+    class Discovering(RecordingRuntime):
+        async def discover(self, target):
+            return Discovery(
+                protocol_version="2025-11-25",
+                server_info={"name": "up"},
+                capabilities={"tools": {}},
+                tools=[ToolSpec(id="", name="t1")],
+                resource_templates=[ResourceTemplateSpec(uri_template="x://{id}", name="x")],
+            )
+
+    gateway = await sync_to_async(services.create_gateway)(as_.owner, {"name": "up", "url": "http://127.0.0.1:9/mcp"})
+    runtime = Discovering()
+    runtimes.register_runtime("MCP", runtime)
+    try:
+        report = await sync_to_async(services.refresh_gateway)(as_.owner, gateway.pk)
+    finally:
+        runtimes.unregister_runtime("MCP", runtime)
+    assert report["toolsAdded"] == 1 and report["templatesAdded"] == 1
+    assert [t.uri_template for t in await catalog.list_resource_templates(as_.owner)] == ["x://{id}"]
+
+
+async def test_a2a_tool_is_dispatched_to_the_a2a_runtime(as_):
+    from apps.catalog.models import Tool
+
+    @sync_to_async
+    def setup():
+        tool = services.create_tool(
+            as_.owner,
+            {
+                "name": "agent",
+                "url": "http://127.0.0.1:9/a2a",
+                "auth_type": "bearer",
+                "credentials": {"token": "a2a-tok"},
+            },
+        )
+        Tool.objects.filter(pk=tool.pk).update(integration_type="A2A")
+
+    await setup()
+    with pytest.raises(CatalogError) as info:
+        await catalog.call_tool(as_.owner, "agent", {"query": "hi"}, server_id=None, options=OPTS)
+    assert info.value.code == "unavailable"
+    runtime = RecordingRuntime()
+    runtimes.register_runtime("A2A", runtime)
+    try:
+        result = await catalog.call_tool(as_.owner, "agent", {"query": "hi"}, server_id=None, options=OPTS)
+    finally:
+        runtimes.unregister_runtime("A2A", runtime)
+    target, original, arguments = runtime.calls[-1]
+    assert original == "agent"
+    assert result.content[0]["text"] == 'agent:{"query": "hi"}'
+    assert target.transport == "A2A" and target.url == "http://127.0.0.1:9/a2a"
+    assert target.headers["Authorization"] == "Bearer a2a-tok" and arguments == {"query": "hi"}

@@ -33,6 +33,8 @@ def test_without_team_defaults_to_private(as_):
         ({"name": "t", "input_schema": {"type": "nope"}}, "input_schema"),
         ({"name": "t", "input_schema": {"type": "string"}}, "input_schema"),
         ({"name": "t", "url": "ftp://example.com/x"}, "url"),
+        ({"name": "t", "url": "http://127.0.0.1:9/items/{id"}, "url"),
+        ({"name": "t", "url": "http://127.0.0.1:9/items/{1x}"}, "url"),
         ({"name": "t", "request_type": "TRACE"}, "request_type"),
         ({"name": "t", "jsonpath_filter": "$[[["}, "jsonpath_filter"),
         ({"name": "t", "surprise": 1}, "surprise"),
@@ -177,3 +179,32 @@ def test_set_enabled_on_gateway_carries_to_tools(as_):
     assert report["toolsAdded"] == 2
     services.set_enabled(as_.owner, Gateway, gateway.pk, False)
     assert not Tool.objects.filter(gateway=gateway, enabled=True).exists()
+
+
+def test_catalog_changed_is_sent_after_commit(as_, django_capture_on_commit_callbacks):
+    from apps.catalog.signals import catalog_changed
+
+    received = []
+
+    def listener(sender, kind, ids, **kwargs):
+        received.append((kind, ids))
+
+    catalog_changed.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            tool = make_tool(as_.owner)
+        assert received == []  # nothing before the commit
+        for callback in callbacks:
+            callback()
+        assert received == [("tool", [tool.pk])]
+    finally:
+        catalog_changed.disconnect(listener)
+
+
+def test_rolled_back_write_leaves_no_audit_and_no_signal(as_, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():
+        make_tool(as_.owner)
+        raise RuntimeError("abort")
+    assert callbacks == [] and not Tool.objects.exists() and not AuditEntry.objects.exists()

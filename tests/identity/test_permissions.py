@@ -98,3 +98,17 @@ def test_answers_are_memoised_per_principal(personas: Personas, django_assert_ma
     RoleAssignment.objects.create(role=Role.objects.get(name="team_admin"), user=personas.member, team=personas.team)
     assert not has_permission(member, "teams.manage", team=personas.team)
     assert has_permission(principal_for_user(personas.member), "teams.manage", team=personas.team)
+
+
+def test_public_objects_are_usable_by_every_signed_in_caller(personas: Personas) -> None:
+    other = Team.objects.create(name="Other", slug="other")
+    public = SimpleNamespace(owner_id=None, team_id=other.pk, visibility="public")
+    hidden = SimpleNamespace(owner_id=None, team_id=other.pk, visibility="team")
+    outsider = principal_for_user(personas.outsider)
+    assert has_permission(outsider, "tools.execute", obj=public)
+    assert has_permission(outsider, "tools.read", obj=public)
+    assert not has_permission(outsider, "tools.update", obj=public)
+    assert not has_permission(outsider, "tools.execute", obj=hidden)
+    # A token's permission scope still narrows.
+    scoped = authenticate_bearer(issue_jwt(personas.outsider, permissions=["prompts.read"]), None)
+    assert not has_permission(scoped, "tools.execute", obj=public)

@@ -83,8 +83,11 @@ def test_team_manager_assigns_team_roles_in_their_team_only(personas: Personas) 
         lambda: api_client(personas.owner).post(url, {"role_id": str(auditor.pk), "scope": "global"}, format="json"),
         403,
     )
-    response = api_client(personas.owner).post(url, body, format="json")
+    past = {**body, "expires_at": "2000-01-01T00:00:00Z"}
+    denied(lambda: api_client(personas.owner).post(url, past, format="json"), 400)
+    response = api_client(personas.owner).post(url, {**body, "expires_at": "2999-01-01T00:00:00Z"}, format="json")
     assert response.status_code == 200 and response.json()["scope_id"] == str(personas.team.pk)
+    assert response.json()["expires_at"].startswith("2999-01-01")
     check = {"user_email": "outsider@example.com", "permission": "tools.read", "team_id": str(personas.team.pk)}
     assert api_client(personas.outsider).post("/v1/rbac/permissions/check", check, format="json").json()["granted"]
     check["permission"] = "tools.create"

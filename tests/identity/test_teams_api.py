@@ -145,6 +145,30 @@ def test_leave(personas: Personas) -> None:
     assert not TeamMember.objects.filter(team=personas.team, user=personas.member).exists()
 
 
+@pytest.fixture
+def eager_jobs():
+    """Run queued jobs in-process, as the embedded default does (with Redis they go to a worker)."""
+    from contextforge.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+def test_invitation_is_emailed_on_commit(
+    personas: Personas, mailoutbox, django_capture_on_commit_callbacks, eager_jobs
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client(personas.owner).post(
+            f"/v1/teams/{personas.team.pk}/invitations", {"email": "outsider@example.com"}, format="json"
+        )
+    assert response.status_code == 201
+    (mail,) = mailoutbox
+    assert mail.to == ["outsider@example.com"] and "Blue Team" in mail.subject
+    assert f"/v1/teams/invitations/{response.json()['token']}/accept" in mail.body
+
+
 def test_invitation_flow(personas: Personas) -> None:
     url = f"/v1/teams/{personas.team.pk}/invitations"
     body = {"email": "outsider@example.com", "role": "member"}

@@ -18,6 +18,7 @@ from apps.accounts.models import ApiToken, User
 from apps.accounts.tokens import issue_jwt
 from apps.teams.models import Team
 from apps.teams.permissions import has_permission
+from apps.teams.querysets import visible_teams
 
 from .base import ServiceAPIView, validated
 from .permissions import IsPlatformAdmin
@@ -51,6 +52,8 @@ def _auth_response(user: User) -> dict[str, Any]:
 class LoginView(ServiceAPIView):
     """POST /v1/auth/email/login: email + password → JWT (lockout after repeated failures)."""
 
+    serializer_class = EmailLoginSerializer  # OpenAPI hint
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -75,6 +78,8 @@ class LoginView(ServiceAPIView):
 class RegisterView(ServiceAPIView):
     """POST /v1/auth/email/register: self sign-up, off unless EMAIL_REGISTRATION_ENABLED."""
 
+    serializer_class = RegisterSerializer  # OpenAPI hint
+
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
@@ -90,6 +95,8 @@ class RegisterView(ServiceAPIView):
 class MeView(ServiceAPIView):
     """GET /v1/auth/email/me."""
 
+    serializer_class = EmailUserSerializer  # OpenAPI hint
+
     def get(self, request: Request) -> Response:
         """The caller's account."""
         return Response(EmailUserSerializer(User.objects.get(pk=self.principal().user_id)).data)
@@ -97,6 +104,8 @@ class MeView(ServiceAPIView):
 
 class ChangePasswordView(ServiceAPIView):
     """POST /v1/auth/email/change-password."""
+
+    serializer_class = ChangePasswordSerializer  # OpenAPI hint
 
     def post(self, request: Request) -> Response:
         """Change one's own password (the old one is required)."""
@@ -118,6 +127,8 @@ def _user_or_404(email: str) -> User:
 
 class AdminUsersView(ServiceAPIView):
     """GET/POST /v1/auth/email/admin/users."""
+
+    serializer_class = EmailUserSerializer  # OpenAPI hint
 
     permission_classes = [IsPlatformAdmin]
 
@@ -144,6 +155,8 @@ class AdminUsersView(ServiceAPIView):
 
 class AdminUserDetailView(ServiceAPIView):
     """GET/PUT/PATCH/DELETE /v1/auth/email/admin/users/{user_email}."""
+
+    serializer_class = EmailUserSerializer  # OpenAPI hint
 
     permission_classes = [IsPlatformAdmin]
 
@@ -179,6 +192,8 @@ class AdminUserDetailView(ServiceAPIView):
 class AdminUnlockView(ServiceAPIView):
     """POST /v1/auth/email/admin/users/{user_email}/unlock."""
 
+    serializer_class = EmailUserSerializer  # OpenAPI hint
+
     permission_classes = [IsPlatformAdmin]
 
     def post(self, request: Request, user_email: str) -> Response:
@@ -210,13 +225,18 @@ def _token_list(request: Request, tokens: QuerySet) -> Response:
 
 
 def _team_or_404(view: ServiceAPIView, team_id: Any) -> Team:
-    from apps.teams.api.views import visible_team
-
-    return visible_team(view.principal(), team_id)
+    team = None
+    if str(team_id).isdigit():
+        team = visible_teams(view.principal()).filter(pk=int(team_id)).first()
+    if team is None:
+        raise Http404
+    return team
 
 
 class TokensView(ServiceAPIView):
     """GET/POST /v1/tokens: the caller's own API tokens."""
+
+    serializer_class = TokenCreateSerializer  # OpenAPI hint
 
     team_scoped = False
 
@@ -275,6 +295,8 @@ def _own_token_or_404(view: ServiceAPIView, token_id: str) -> ApiToken:
 class TokenDetailView(ServiceAPIView):
     """GET/PUT/DELETE /v1/tokens/{token_id} (the caller's own tokens only)."""
 
+    serializer_class = TokenSerializer  # OpenAPI hint
+
     def get(self, request: Request, token_id: str) -> Response:
         """One token (never its secret)."""
         return Response(TokenSerializer(_own_token_or_404(self, token_id)).data)
@@ -307,6 +329,8 @@ class TokenDetailView(ServiceAPIView):
 class TokenUsageView(ServiceAPIView):
     """GET /v1/tokens/{token_id}/usage."""
 
+    serializer_class = TokenSerializer  # OpenAPI hint
+
     def get(self, request: Request, token_id: str) -> Response:
         """Usage counters of one of one's tokens."""
         from apps.accounts.tokens import pending_usage
@@ -332,6 +356,8 @@ class TokenUsageView(ServiceAPIView):
 class AdminTokensView(ServiceAPIView):
     """GET /v1/tokens/admin/all."""
 
+    serializer_class = TokenSerializer  # OpenAPI hint
+
     permission_classes = [IsPlatformAdmin]
 
     def get(self, request: Request) -> Response:
@@ -344,6 +370,8 @@ class AdminTokensView(ServiceAPIView):
 
 class AdminTokenRevokeView(ServiceAPIView):
     """DELETE /v1/tokens/admin/{token_id}."""
+
+    serializer_class = TokenRevokeSerializer  # OpenAPI hint
 
     permission_classes = [IsPlatformAdmin]
 

@@ -25,7 +25,7 @@ class OwnedRead(serializers.ModelSerializer):
     teamId = serializers.CharField(source="team_id", read_only=True, allow_null=True)
     team = serializers.CharField(source="team.name", read_only=True, allow_null=True, default=None)
     ownerEmail = serializers.CharField(source="owner.email", read_only=True, allow_null=True, default=None)
-    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags = serializers.SerializerMethodField()
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
     updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
@@ -41,6 +41,10 @@ class OwnedRead(serializers.ModelSerializer):
         "createdAt",
         "updatedAt",
     )
+
+    def get_tags(self, obj) -> list[dict[str, str]]:
+        """Tags in ContextForge's shape: [{"id": "demo", "label": "demo"}]."""
+        return [{"id": tag, "label": tag} for tag in obj.tags or []]
 
 
 class GatewayRead(OwnedRead):
@@ -272,7 +276,9 @@ class OwnedInput(serializers.Serializer):
     """Ownership fields accepted by every create/update body."""
 
     description = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=65536)
-    tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, allow_null=True)
+    tags = serializers.ListField(
+        child=serializers.JSONField(), required=False, allow_null=True, help_text='strings, or {"id", "label"} objects'
+    )
     team_id = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=32)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False, allow_null=True)
     enabled = serializers.BooleanField(required=False)

@@ -165,24 +165,5 @@ class EmbeddedCatalogService:
     async def complete(
         self, context: CallerContext, ref: dict[str, Any], argument: dict[str, Any], *, server_id: str | None
     ) -> dict[str, Any]:
-        """Argument completion. The referenced prompt or template must exist for the caller;
-        the catalog holds no value sources yet, so the answer is an empty list of values."""
-        if not isinstance(ref, dict) or not isinstance(argument, dict) or not isinstance(argument.get("name"), str):
-            raise CatalogError("invalid_arguments", "completion needs a ref object and an argument with a name")
-        kind = ref.get("type")
-        if kind == "ref/prompt":
-            prompts = await _list_prompts(context, server_id)
-            prompt = next((p for p in prompts if p.name == ref.get("name")), None)
-            if prompt is None:
-                raise CatalogError("not_found", f"prompt {ref.get('name')!r} not found")
-            if argument["name"] not in {a.name for a in prompt.arguments}:
-                raise CatalogError("invalid_arguments", f"prompt {prompt.name!r} has no argument {argument['name']!r}")
-        elif kind == "ref/resource":
-            templates = await _list_templates(context, server_id)
-            resources = await _list_resources(context, server_id)
-            uri = ref.get("uri")
-            if uri not in {t.uri_template for t in templates} | {r.uri for r in resources}:
-                raise CatalogError("not_found", f"resource {uri!r} not found")
-        else:
-            raise CatalogError("invalid_arguments", f"unknown completion reference type {kind!r}")
-        return {"values": [], "total": 0, "hasMore": False}
+        """Argument completion: {"values": [...], "total": n, "hasMore": bool} (not_found for unknown refs)."""
+        return await invoke.complete(context, ref, argument, server_id=server_id)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.teams.models import Role, RoleAssignment, Team, TeamInvitation, TeamJoinRequest, TeamMember
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class StrId(serializers.Field):
     """Ids travel as strings, as in ContextForge."""
 
@@ -202,7 +205,7 @@ class RoleSerializer(serializers.ModelSerializer):
         """Creator email, or "system" for built-ins."""
         return role.created_by.email if role.created_by_id else "system"
 
-    def get_inherits_from(self, role: Role) -> None:
+    def get_inherits_from(self, role: Role) -> str | None:
         """Role inheritance is not modelled."""
         return None
 

@@ -73,6 +73,8 @@ def _ok(message: str) -> Response:
 class TeamsView(ServiceAPIView):
     """GET/POST /v1/teams/."""
 
+    serializer_class = TeamSerializer  # OpenAPI hint
+
     def get(self, request: Request) -> Response:
         """The caller's teams (every team for platform admins)."""
         principal = self.principal()
@@ -94,6 +96,8 @@ class TeamsView(ServiceAPIView):
 class DiscoverView(ServiceAPIView):
     """GET /v1/teams/discover: public teams the caller is not in."""
 
+    serializer_class = TeamDiscoverySerializer  # OpenAPI hint
+
     def get(self, request: Request) -> Response:
         """Public, non-personal teams to join."""
         principal = self.principal()
@@ -108,6 +112,8 @@ class DiscoverView(ServiceAPIView):
 
 class TeamDetailView(ServiceAPIView):
     """GET/PUT/DELETE /v1/teams/{team_id}."""
+
+    serializer_class = TeamSerializer  # OpenAPI hint
 
     def get(self, request: Request, team_id: str) -> Response:
         """One visible team."""
@@ -130,6 +136,8 @@ class TeamDetailView(ServiceAPIView):
 
 class MembersView(ServiceAPIView):
     """GET/POST /v1/teams/{team_id}/members."""
+
+    serializer_class = TeamMemberSerializer  # OpenAPI hint
 
     def get(self, request: Request, team_id: str) -> Response:
         """Members (teams.read in the team)."""
@@ -155,6 +163,8 @@ class MembersView(ServiceAPIView):
 class MemberDetailView(ServiceAPIView):
     """PUT/DELETE /v1/teams/{team_id}/members/{user_email}."""
 
+    serializer_class = TeamMemberSerializer  # OpenAPI hint
+
     def _membership(self, team_id: str, user_email: str) -> TeamMember:
         team = visible_team(self.principal(), team_id)
         _require(self.principal(), "teams.manage", team)
@@ -179,6 +189,8 @@ class MemberDetailView(ServiceAPIView):
 class InvitationsView(ServiceAPIView):
     """GET/POST /v1/teams/{team_id}/invitations."""
 
+    serializer_class = InvitationSerializer  # OpenAPI hint
+
     def get(self, request: Request, team_id: str) -> Response:
         """Invitations of a team (teams.manage)."""
         team = visible_team(self.principal(), team_id)
@@ -197,6 +209,8 @@ class InvitationsView(ServiceAPIView):
 class AcceptInvitationView(ServiceAPIView):
     """POST /v1/teams/invitations/{token}/accept."""
 
+    serializer_class = TeamMemberSerializer  # OpenAPI hint
+
     def post(self, request: Request, token: str) -> Response:
         """Join through an invitation addressed to the caller."""
         membership = services.accept_invitation(self.principal(), token)
@@ -205,6 +219,8 @@ class AcceptInvitationView(ServiceAPIView):
 
 class InvitationDetailView(ServiceAPIView):
     """DELETE /v1/teams/invitations/{invitation_id}."""
+
+    serializer_class = InvitationSerializer  # OpenAPI hint
 
     def delete(self, request: Request, invitation_id: str) -> Response:
         """Cancel an invitation (teams.manage in its team)."""
@@ -218,6 +234,8 @@ class InvitationDetailView(ServiceAPIView):
 class JoinView(ServiceAPIView):
     """POST /v1/teams/{team_id}/join."""
 
+    serializer_class = JoinRequestSerializer  # OpenAPI hint
+
     def post(self, request: Request, team_id: str) -> Response:
         """Ask to join a public team."""
         team = visible_team(self.principal(), team_id)
@@ -229,6 +247,8 @@ class JoinView(ServiceAPIView):
 class LeaveView(ServiceAPIView):
     """DELETE /v1/teams/{team_id}/leave."""
 
+    serializer_class = TeamMemberSerializer  # OpenAPI hint
+
     def delete(self, request: Request, team_id: str) -> Response:
         """Leave a team."""
         team = visible_team(self.principal(), team_id)
@@ -238,6 +258,8 @@ class LeaveView(ServiceAPIView):
 
 class JoinRequestsView(ServiceAPIView):
     """GET /v1/teams/{team_id}/join-requests."""
+
+    serializer_class = JoinRequestSerializer  # OpenAPI hint
 
     def get(self, request: Request, team_id: str) -> Response:
         """Pending requests (teams.manage)."""
@@ -258,6 +280,8 @@ def _join_request(view: ServiceAPIView, team_id: str, request_id: str) -> TeamJo
 class ApproveJoinView(ServiceAPIView):
     """POST /v1/teams/{team_id}/join-requests/{request_id}/approve."""
 
+    serializer_class = TeamMemberSerializer  # OpenAPI hint
+
     def post(self, request: Request, team_id: str, request_id: str) -> Response:
         """Approve: the requester becomes a member."""
         membership = services.approve_join_request(self.principal(), _join_request(self, team_id, request_id))
@@ -266,6 +290,8 @@ class ApproveJoinView(ServiceAPIView):
 
 class JoinRequestDetailView(ServiceAPIView):
     """DELETE /v1/teams/{team_id}/join-requests/{request_id}: reject."""
+
+    serializer_class = JoinRequestSerializer  # OpenAPI hint
 
     def delete(self, request: Request, team_id: str, request_id: str) -> Response:
         """Reject a pending request."""
@@ -285,6 +311,8 @@ def _role_or_404(role_id: str) -> Role:
 
 class RolesView(ServiceAPIView):
     """GET/POST /v1/rbac/roles."""
+
+    serializer_class = RoleSerializer  # OpenAPI hint
 
     def get(self, request: Request) -> Response:
         """Every role (any signed-in caller may read the catalogue of roles)."""
@@ -310,6 +338,8 @@ class RolesView(ServiceAPIView):
 
 class RoleDetailView(ServiceAPIView):
     """GET/PUT/DELETE /v1/rbac/roles/{role_id}."""
+
+    serializer_class = RoleSerializer  # OpenAPI hint
 
     def get(self, request: Request, role_id: str) -> Response:
         """One role."""
@@ -343,6 +373,8 @@ def _user_for_rbac(view: ServiceAPIView, email: str) -> Any:
 class UserRolesView(ServiceAPIView):
     """GET/POST /v1/rbac/users/{user_email}/roles."""
 
+    serializer_class = UserRoleSerializer  # OpenAPI hint
+
     def get(self, request: Request, user_email: str) -> Response:
         """A user's role assignments."""
         user = _user_for_rbac(self, user_email)
@@ -362,15 +394,14 @@ class UserRolesView(ServiceAPIView):
 
             raise ValidationError({"scope": [f"Role {role.name} has scope {role.scope}."]})
         team = visible_team(principal, data["scope_id"]) if data.get("scope_id") else None
-        assignment = services.assign_role(principal, user, role, team)
-        if data.get("expires_at"):
-            RoleAssignment.objects.filter(pk=assignment.pk).update(expires_at=data["expires_at"])
-            assignment.refresh_from_db()
+        assignment = services.assign_role(principal, user, role, team, expires_at=data.get("expires_at"))
         return Response(UserRoleSerializer(assignment).data)
 
 
 class UserRoleDetailView(ServiceAPIView):
     """DELETE /v1/rbac/users/{user_email}/roles/{role_id}[?scope_id=team]."""
+
+    serializer_class = UserRoleSerializer  # OpenAPI hint
 
     def delete(self, request: Request, user_email: str, role_id: str) -> Response:
         """Revoke a role assignment."""
@@ -400,6 +431,8 @@ def _permissions_of(principal: Principal) -> list[str]:
 class PermissionCheckView(ServiceAPIView):
     """POST /v1/rbac/permissions/check."""
 
+    serializer_class = PermissionCheckSerializer  # OpenAPI hint
+
     def post(self, request: Request) -> Response:
         """Ask the permission service about oneself (or anyone, with admin.roles)."""
         data = validated(PermissionCheckSerializer, request.data)
@@ -422,6 +455,8 @@ class PermissionCheckView(ServiceAPIView):
 class UserPermissionsView(ServiceAPIView):
     """GET /v1/rbac/permissions/user/{user_email}."""
 
+    serializer_class = PermissionCheckSerializer  # OpenAPI hint
+
     def get(self, request: Request, user_email: str) -> Response:
         """Permissions a user holds anywhere."""
         user = _user_for_rbac(self, user_email)
@@ -432,6 +467,8 @@ class UserPermissionsView(ServiceAPIView):
 
 class AvailablePermissionsView(ServiceAPIView):
     """GET /v1/rbac/permissions/available."""
+
+    serializer_class = PermissionCheckSerializer  # OpenAPI hint
 
     def get(self, request: Request) -> Response:
         """The permission catalogue."""
@@ -450,6 +487,8 @@ class AvailablePermissionsView(ServiceAPIView):
 class MyRolesView(ServiceAPIView):
     """GET /v1/rbac/my/roles."""
 
+    serializer_class = UserRoleSerializer  # OpenAPI hint
+
     def get(self, request: Request) -> Response:
         """The caller's role assignments."""
         assignments = RoleAssignment.objects.filter(user_id=self.principal().user_id).select_related(
@@ -460,6 +499,8 @@ class MyRolesView(ServiceAPIView):
 
 class MyPermissionsView(ServiceAPIView):
     """GET /v1/rbac/my/permissions."""
+
+    serializer_class = PermissionCheckSerializer  # OpenAPI hint
 
     def get(self, request: Request) -> Response:
         """Permissions the caller's credential holds anywhere."""

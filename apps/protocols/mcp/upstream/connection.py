@@ -36,6 +36,16 @@ __all__ = ["EventSink", "UpstreamConnection"]
 #: Receives upstream notifications that are not tied to a request: (gateway_id, method, params).
 EventSink = Callable[[str, str, dict[str, Any]], Any]
 
+#: Upstream notifications passed to ``on_event`` (not tied to one request).
+EVENT_METHODS = frozenset(
+    {
+        "notifications/tools/list_changed",
+        "notifications/resources/list_changed",
+        "notifications/prompts/list_changed",
+        "notifications/resources/updated",
+    }
+)
+
 CLIENT_INFO = types.Implementation(name="contextforge-gateway", version="0.1.0")
 
 
@@ -99,6 +109,7 @@ class UpstreamConnection:
                         instance_id=self.config.instance_id,
                         connect_timeout=self.config.connect_timeout,
                         ended=ended,
+                        scope_key=self.key,
                     ),
                     mode=connect_mode(self.target.protocol_version),
                     cache=None,
@@ -312,8 +323,8 @@ class UpstreamConnection:
             return
         root = getattr(message, "root", message)
         method = getattr(root, "method", None)
-        if method is None or self.on_event is None:
-            return
+        if method not in EVENT_METHODS or self.on_event is None:
+            return  # log messages and progress reach the calling request through the relay
         params = getattr(root, "params", None)
         payload = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
         payload.pop("_meta", None)  # session plumbing (e.g. the listen stream id), not the event
@@ -336,15 +347,15 @@ class UpstreamConnection:
 
 
 def connect_mode(pinned: str | None) -> str:
-    """How to negotiate: "auto" (server/discover, else initialize) unless the upstream pins a revision.
+    """How to negotiate: "auto" (server/discover, else initialize) unless a handshake revision is pinned.
 
-    A pinned handshake-era revision (2024-11-05 … 2025-11-25) means "use initialize": the
-    client offers its newest handshake revision and the upstream picks what it supports.
+    A handshake-era revision (2024-11-05 … 2025-11-25, e.g. the one stored when the upstream
+    was registered) means "use initialize": the client offers its newest handshake revision
+    and the upstream picks what it supports. A stateless revision still probes with
+    server/discover, which returns the capabilities the session needs.
     """
-    if not pinned:
+    if not pinned or pinned in MODERN_PROTOCOL_VERSIONS:
         return "auto"
-    if pinned in MODERN_PROTOCOL_VERSIONS:
-        return pinned
     if pinned in HANDSHAKE_PROTOCOL_VERSIONS:
         return "legacy"
     raise CatalogError("invalid_arguments", f"protocol_version: {pinned!r} is not a known MCP revision")

@@ -59,6 +59,7 @@ def scope_key(target: UpstreamTarget) -> str:
             sorted(target.env.items()),
             sorted(target.headers.items()),
             sorted(target.query_params.items()),
+            sorted((k, str(v)) for k, v in target.oauth.items()),
         ]
     )
     return hashlib.sha256(material.encode()).hexdigest()

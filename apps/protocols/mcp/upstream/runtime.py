@@ -8,9 +8,10 @@ resource subscriptions. Every operation runs on the worker's pooled session.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from apps.protocols.spi import (
 
 from . import convert
 from .config import PoolConfig
+from .loop import BackgroundLoop, run_sync
 from .pool import PoolRegistry, UpstreamPool
 from .relay import hop_meta
 
@@ -48,8 +50,12 @@ UpstreamEvent = Callable[[str, str, dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
-class Discovery:
-    """What an upstream offers, as found by connecting and listing every page."""
+class Discovery(Mapping[str, Any]):
+    """What an upstream offers, as found by connecting and listing every page.
+
+    Also a read-only mapping of its fields (``dict(discovery)``), the shape the core's
+    catalog sync takes.
+    """
 
     protocol_version: str
     server_info: dict[str, Any]
@@ -59,6 +65,17 @@ class Discovery:
     resources: list[ResourceSpec] = field(default_factory=list)
     resource_templates: list[ResourceTemplateSpec] = field(default_factory=list)
     prompts: list[PromptSpec] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dataclass_fields__)
+
+    def __len__(self) -> int:
+        return len(self.__dataclass_fields__)
 
 
 class MCPUpstreamRuntime:
@@ -70,6 +87,12 @@ class MCPUpstreamRuntime:
         factory = config if callable(config) else (lambda: config) if config is not None else PoolConfig.from_settings
         self._listeners: list[UpstreamEvent] = []
         self.pools = PoolRegistry(factory, on_event=self._dispatch_event)
+        self.background = BackgroundLoop()
+        self.background.on_stop(self.shutdown)
+
+    def run_sync(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call one of this runtime's coroutines from synchronous code, on a loop with pooled sessions."""
+        return run_sync(self.background, function, *args, **kwargs)
 
     # --- plumbing -----------------------------------------------------------------
 
@@ -212,6 +235,21 @@ class MCPUpstreamRuntime:
 
         version = await self.pool().run(target, op, None, idempotent=True, budget=budget)
         return {"latency_ms": round((time.monotonic() - started) * 1000, 1), "protocol_version": version}
+
+    async def ping_all(self, targets: list[UpstreamTarget], *, budget: float | None = None) -> dict[str, str | None]:
+        """Ping many upstreams at once: {gateway_id: None when alive, else the error message}."""
+
+        async def one(target: UpstreamTarget) -> str | None:
+            try:
+                await self.ping(target, budget=budget)
+            except CatalogError as exc:
+                return exc.message
+            except Exception as exc:  # a health check reports every failure, never raises
+                return f"upstream {target.name} failed: {exc}"
+            return None
+
+        results = await asyncio.gather(*(one(t) for t in targets))
+        return {t.gateway_id: r for t, r in zip(targets, results, strict=True)}
 
     async def subscribe_resource(self, target: UpstreamTarget, uri: str) -> None:
         """Be told (through listeners) when ``uri`` changes upstream: resources/subscribe on

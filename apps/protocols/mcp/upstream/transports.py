@@ -24,8 +24,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from apps.protocols.spi import UpstreamTarget
+from apps.protocols.spi import CatalogError, UpstreamTarget
 
+from .oauth import oauth_auth
 from .websocket import websocket_client
 
 logger = logging.getLogger(__name__)
@@ -138,9 +139,11 @@ async def _stdio(target: UpstreamTarget) -> AsyncIterator[TransportStreams]:
 
 @asynccontextmanager
 async def _streamable_http(
-    target: UpstreamTarget, headers: dict[str, str], connect_timeout: float
+    target: UpstreamTarget, headers: dict[str, str], connect_timeout: float, auth: httpx2.Auth | None
 ) -> AsyncIterator[TransportStreams]:
-    client = create_mcp_http_client(headers=headers, timeout=httpx2.Timeout(connect_timeout, read=STREAM_READ_TIMEOUT))
+    client = create_mcp_http_client(
+        headers=headers, timeout=httpx2.Timeout(connect_timeout, read=STREAM_READ_TIMEOUT), auth=auth
+    )
     async with (
         client,
         streamable_http_client(
@@ -150,29 +153,36 @@ async def _streamable_http(
         yield streams
 
 
-def _opener(target: UpstreamTarget, *, instance_id: str, connect_timeout: float) -> AbstractAsyncContextManager:
+def _opener(
+    target: UpstreamTarget, *, instance_id: str, connect_timeout: float, scope_key: str
+) -> AbstractAsyncContextManager:
     transport = normalize_transport(target.transport)
     if transport == "STDIO":
         return _stdio(target)
     if not target.url:
         raise ValueError(f"upstream {target.name}: a {transport} upstream needs a url")
     headers = {**target.headers, VIA_HEADER: instance_id}
+    auth = oauth_auth(target, scope_key)
     if transport == "STREAMABLEHTTP":
-        return _streamable_http(target, headers, connect_timeout)
+        return _streamable_http(target, headers, connect_timeout, auth)
     if transport == "SSE":
         return sse_client(
             _with_query(target.url, target.query_params),
             headers=headers,
             timeout=connect_timeout,
             sse_read_timeout=STREAM_READ_TIMEOUT,
+            auth=auth,
         )
+    if auth is not None:
+        raise CatalogError("invalid_arguments", f"upstream {target.name}: OAuth is supported over HTTP transports")
     return websocket_client(_with_query(target.url, target.query_params), headers=headers, open_timeout=connect_timeout)
 
 
 @asynccontextmanager
 async def open_transport(
-    target: UpstreamTarget, *, instance_id: str, connect_timeout: float, ended: anyio.Event
+    target: UpstreamTarget, *, instance_id: str, connect_timeout: float, ended: anyio.Event, scope_key: str = ""
 ) -> AsyncIterator[TransportStreams]:
     """Open the target's transport; ``ended`` is set when its read side stops."""
-    async with _opener(target, instance_id=instance_id, connect_timeout=connect_timeout) as (read, write):
+    opener = _opener(target, instance_id=instance_id, connect_timeout=connect_timeout, scope_key=scope_key)
+    async with opener as (read, write):
         yield WatchedReadStream(read, ended), write

@@ -98,3 +98,15 @@ async def runtime() -> AsyncIterator[MCPUpstreamRuntime]:
     rt = MCPUpstreamRuntime(TEST_CONFIG)
     yield rt
     await rt.shutdown()
+
+
+@pytest.fixture
+def registered_runtime():
+    """A real MCP runtime registered with the core for one test (its sessions closed afterwards)."""
+    from apps.catalog import runtimes
+
+    rt = MCPUpstreamRuntime(TEST_CONFIG)
+    runtimes.register_runtime("MCP", rt)
+    yield rt
+    runtimes.unregister_runtime("MCP", rt)
+    rt.background.stop()

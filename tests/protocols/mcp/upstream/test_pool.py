@@ -150,6 +150,27 @@ async def test_idle_sessions_are_reaped_with_a_delete(runtime: MCPUpstreamRuntim
         assert (await _whoami(runtime, target))["handshakes"] == 2  # a fresh session on next use
 
 
+async def test_quiet_sessions_are_pinged_and_a_dead_one_is_noticed(runtime: MCPUpstreamRuntime) -> None:
+    server = fixture_server("streamable-http").start()
+    try:
+        target = http_target(server, gateway_id="quiet", protocol_version="2025-11-25")
+        await _whoami(runtime, target)
+        conn = runtime.pool().connection(target)
+        pinged = conn.last_ping
+        conn.last_used -= TEST_CONFIG.keepalive_seconds + 1
+        conn.last_ping -= TEST_CONFIG.keepalive_seconds + 1
+        await runtime.pool().reap()
+        assert conn.last_ping > pinged and conn.state == "ready"  # keep-alive ping answered
+        os.killpg(server.proc.pid, signal.SIGKILL)
+        server.proc.wait(5)
+        conn.last_used -= TEST_CONFIG.keepalive_seconds + 1
+        conn.last_ping -= TEST_CONFIG.keepalive_seconds + 1
+        await runtime.pool().reap()
+        assert conn.error is not None  # the failed ping marked the session lost: it is being reopened
+    finally:
+        server.stop()
+
+
 async def test_circuit_opens_after_repeated_connection_failures() -> None:
     runtime = MCPUpstreamRuntime(dataclasses.replace(TEST_CONFIG, breaker_threshold=2, breaker_cooldown=60))
     target = UpstreamTarget(

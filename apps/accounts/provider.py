@@ -1,0 +1,5 @@
+"""allauth looks here (``<app>.provider``) for provider classes this app contributes."""
+
+from .sso.provider import VerifiedOIDCProvider
+
+provider_classes = [VerifiedOIDCProvider]

@@ -1,0 +1,1 @@
+"""Single sign-on through django-allauth: provider configuration, the verified OIDC provider, the adapter."""
