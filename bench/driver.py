@@ -72,6 +72,9 @@ def run_wrk(load: Load, *, connections: int, duration: float, timeout: float = 1
         summary = json.loads(out.read_text())
     socket_errors = sum(summary["socket_errors"].values())
     summary["errors"] = summary["bad_status"] + summary["rpc_errors"] + socket_errors
+    if summary["requests"] == 0:  # not one answer within the run: a failure, not "0 rps, no errors"
+        summary["errors"] += 1
+        summary["first_error"] = summary["first_error"] or f"no answer completed within {duration:g} s"
     seconds = summary["duration_us"] / 1e6
     summary["rps"] = summary["requests"] / seconds if seconds else 0.0
     summary["connections"] = connections

@@ -17,7 +17,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,16 +199,3 @@ def _items(payload: Any) -> list[dict[str, Any]]:
         if isinstance(payload.get(key), list):
             return payload[key]
     raise RuntimeError(f"unexpected list payload from the peer: {str(payload)[:300]}")
-
-
-def wait_for_tools(peer_server: PeerServer, count: int, timeout: float = 60.0) -> None:
-    """Wait until the peer's virtual server lists ``count`` tools (registration can lag)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        answer = httpx.get(
-            f"{peer_server.base_url}/servers/{peer_server.server_id}/tools", headers=peer_server.auth, timeout=30
-        )
-        if answer.status_code == 200 and len(_items(answer.json())) >= count:
-            return
-        time.sleep(0.5)
-    raise RuntimeError(f"peer server {peer_server.server_id} did not list {count} tools in {timeout}s")

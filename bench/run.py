@@ -350,11 +350,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="PATHS",
         help="also measure a gateway whose plugin chain is these dotted paths (comma-separated, as PLUGINS)",
     )
-    parser.add_argument("--quick", action="store_true", help="1 s runs, one round, concurrency 1 and 10")
+    parser.add_argument("--quick", action="store_true", help="2 s runs, one round, concurrency 1 and 10")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory (default bench/results)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.rounds = 1.0, 1
+        args.duration, args.rounds = 2.0, 1
         if args.concurrency == [1, 10, 50]:
             args.concurrency = [1, 10]
     if args.duration < 1 or args.rounds < 1 or min(args.concurrency) < 1:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
+from channels.layers import channel_layers
 
 from apps.protocols.mcp.transports.common import use_services
 from tests.protocols.mcp.fakes import FakeCatalog, fake_services
@@ -32,6 +33,8 @@ class LiveGateway:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> LiveGateway:
+        # A channels-redis layer serves one event loop; this server runs a fresh one.
+        channel_layers.backends.clear()
         use_services(self.services)
         self.thread.start()
         deadline = time.monotonic() + 20

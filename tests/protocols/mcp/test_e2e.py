@@ -3,7 +3,6 @@ resources, prompts) to the official SDK clients and a WebSocket client, with bea
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import httpx
@@ -18,6 +17,7 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.catalog.conftest import http_backend  # noqa: F401 - fixture re-export
 from tests.protocols.mcp.catalog_data import build_catalog
 from tests.protocols.mcp.schema import validate_result
+from tests.protocols.mcp.test_transports import until_keepalive
 from tests.servers import gateway_env, start_gateway
 
 pytestmark = pytest.mark.slow
@@ -127,14 +127,15 @@ async def test_catalog_changes_reach_open_streams(live) -> None:
         opened = await client.post(url, json=init, headers={**token, "accept": "application/json, text/event-stream"})
         session = {**token, "mcp-session-id": opened.headers["mcp-session-id"], "accept": "text/event-stream"}
         async with client.stream("GET", url, headers=session) as stream:
-            await asyncio.sleep(0.5)
+            lines = stream.aiter_lines()
+            await until_keepalive(lines)
             created = await client.post(
                 f"{gateway.url}/v1/tools",
                 json={"name": "brand_new", "url": "http://127.0.0.1:9/x", "visibility": "private"},
                 headers=token,
             )
             assert created.status_code == 201, created.text
-            async for line in stream.aiter_lines():
+            async for line in lines:
                 if line.startswith("data:"):
                     assert json.loads(line[5:])["method"] == "notifications/tools/list_changed"
                     break

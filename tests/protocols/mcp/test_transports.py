@@ -32,6 +32,14 @@ def sse_messages(text: str) -> list[dict]:
     return out
 
 
+async def until_keepalive(lines) -> None:
+    """Wait for the stream's first keep-alive comment: it is subscribed and live."""
+    async for line in lines:
+        if line.startswith(":"):
+            return
+    raise AssertionError("stream ended")
+
+
 async def open_session(client: httpx.AsyncClient, url: str, headers: dict | None = None) -> str:
     response = await client.post(url, json=INIT, headers={**AUTH, **ACCEPT, **(headers or {})})
     assert response.status_code == 200, response.text
@@ -123,12 +131,13 @@ async def test_get_stream_delivers_changes_and_resumes(gateway) -> None:
         seen: list[tuple[str, dict]] = []
         async with client.stream("GET", url, headers=headers) as stream:
             assert stream.status_code == 200
-            await asyncio.sleep(0.3)
+            lines = stream.aiter_lines()
+            await until_keepalive(lines)
             publish = gateway.services.sessions.publish
             await asyncio.wrap_future(_on_server(gateway, publish("catalog.changes", {"kind": "tools"})))
             await asyncio.wrap_future(_on_server(gateway, publish("catalog.changes", {"kind": "prompts"})))
             event_id = None
-            async for line in stream.aiter_lines():
+            async for line in lines:
                 if line.startswith("id:"):
                     event_id = line[3:].strip()
                 if line.startswith("data:"):

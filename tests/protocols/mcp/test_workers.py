@@ -14,6 +14,7 @@ import pytest
 
 from tests.catalog.conftest import http_backend  # noqa: F401 - fixture re-export
 from tests.protocols.mcp.catalog_data import build_catalog
+from tests.protocols.mcp.test_transports import until_keepalive
 from tests.servers import VENV_BIN, ServerProcess, free_port, gateway_env, start_gateway
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
@@ -86,8 +87,10 @@ async def test_streamable_session_moves_between_workers(two_workers) -> None:
         assert '"notifications/message"' in answer.text
         async with client.stream("GET", f"{a.url}/servers/s1/mcp", headers=session) as stream:
             assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            await until_keepalive(lines)
             assert (await client.delete(f"{b.url}/servers/s1/mcp", headers=session)).status_code == 200
-            async for _ in stream.aiter_lines():
+            async for _ in lines:
                 pass  # the stream held by A ends when B ends the session
         assert (await client.post(f"{a.url}/servers/s1/mcp", json=call, headers=session)).status_code == 404
 
@@ -164,10 +167,11 @@ async def test_two_real_gateways_share_sessions(redis_url, real_catalog) -> None
             listed = await client.post(mcp_b, json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, headers=session)
             assert len(listed.json()["result"]["tools"]) == 4
             async with client.stream("GET", mcp_a, headers=session) as events:
-                await asyncio.sleep(0.5)
+                lines = events.aiter_lines()
+                await until_keepalive(lines)
                 new_tool = {"name": "added_on_b", "url": "http://127.0.0.1:9/x", "visibility": "private"}
                 assert (await client.post(f"{b.url}/v1/tools", json=new_tool, headers=token)).status_code == 201
-                change = json.loads(await next_data(events.aiter_lines()))
+                change = json.loads(await next_data(lines))
                 assert change["method"] == "notifications/tools/list_changed"
                 assert (await client.delete(mcp_b, headers=session)).status_code == 200
             ping = {"jsonrpc": "2.0", "id": 4, "method": "ping"}

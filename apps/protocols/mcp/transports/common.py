@@ -142,11 +142,12 @@ async def wait_disconnect(receive) -> None:
         pass
 
 
-async def pipe_sse(receive, send, frames, *, keepalive: float, alive) -> None:
+async def pipe_sse(receive, send, frames, *, keepalive: float, alive, valid=None) -> None:
     """Send ``frames`` (an async iterator of SSE bytes) until it ends, the client leaves or ``alive()`` is False.
 
     A comment line goes out every ``keepalive`` seconds of silence so proxies keep the
-    stream open; the response is always finished properly.
+    stream open; then ``valid()`` (if given) is awaited too, and a False ends the stream
+    (its session was ended elsewhere). The response is always finished properly.
     """
     disconnect = asyncio.ensure_future(wait_disconnect(receive))
     iterator = frames.__aiter__()
@@ -167,6 +168,8 @@ async def pipe_sse(receive, send, frames, *, keepalive: float, alive) -> None:
                     pending = None
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
             else:
+                if valid is not None and not await valid():
+                    break
                 await send({"type": "http.response.body", "body": b": keep-alive\n\n", "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:

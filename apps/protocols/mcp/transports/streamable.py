@@ -222,7 +222,11 @@ class StreamableHTTPEndpoint(HTTPEndpoint):
 
         start = [*SSE_HEADERS, (SESSION_HEADER.encode(), session.id.encode())]
         await send({"type": "http.response.start", "status": 200, "headers": start})
-        await pipe_sse(receive, send, frames(), keepalive=module_keepalive(), alive=module().accepting)
+
+        async def valid() -> bool:
+            return await svc.sessions.load_session(session.id) is not None
+
+        await pipe_sse(receive, send, frames(), keepalive=module_keepalive(), alive=module().accepting, valid=valid)
 
     async def _delete(self, send, caller: Caller) -> None:
         session_id = caller.headers.get(SESSION_HEADER)
