@@ -36,3 +36,22 @@ def redis_url() -> str:
     )
     with server:
         yield url
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_test_database(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end sessions that worker threads or child servers left open.
+
+    PostgreSQL refuses to drop a database that has other sessions, which would leave the
+    test database behind for the next run.
+    """
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
