@@ -52,13 +52,17 @@ serve: $(VENV)/.base
 	@mkdir -p data
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v 0
+	@if [ -z "$(REDIS_URL)" ] && [ "$(WORKERS)" != "1" ]; then echo "make serve: REDIS_URL is not set, so sessions and \
+	streams cannot be shared between processes: serving with 1 worker (set REDIS_URL to run $(WORKERS))"; fi
 	exec $(SERVE_$(SERVER))
 
-SERVE_uvicorn = $(VENV)/bin/uvicorn contextforge.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS) \
+# Without Redis, sessions and server→client streams live in one process: one worker only.
+SERVE_WORKERS = $(if $(REDIS_URL),$(WORKERS),1)
+SERVE_uvicorn = $(VENV)/bin/uvicorn contextforge.asgi:application --host $(HOST) --port $(PORT) --workers $(SERVE_WORKERS) \
 	--lifespan on --no-access-log --timeout-graceful-shutdown 25
 SERVE_granian = $(VENV)/bin/granian contextforge.asgi:application --interface asgi --host $(HOST) --port $(PORT) \
-	--workers $(WORKERS) --loop uvloop --no-access-log --log-level warning --workers-kill-timeout 25
-SERVE_daphne = $(PY) -m bench.daphne_workers contextforge.asgi:application --host $(HOST) --port $(PORT) --workers $(WORKERS)
+	--workers $(SERVE_WORKERS) --loop uvloop --no-access-log --log-level warning --workers-kill-timeout 25
+SERVE_daphne = $(PY) -m bench.daphne_workers contextforge.asgi:application --host $(HOST) --port $(PORT) --workers $(SERVE_WORKERS)
 ifeq ($(SERVE_$(SERVER)),)
 $(error SERVER must be uvicorn, granian or daphne, not '$(SERVER)')
 endif
