@@ -39,15 +39,12 @@ class MCPModule(ProtocolModule):
         self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-relay-listener")
 
     async def on_shutdown(self) -> None:
-        """Stop the relay listener; close this worker's upstream sessions."""
+        """Stop the relay listener."""
         if self._cancel_listener is not None:
             self._cancel_listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cancel_listener
             self._cancel_listener = None
-        from .upstream import runtime
-
-        await runtime.shutdown()  # this worker's upstream sessions: DELETE, stdio processes stopped
 
 
 async def _relay_cancellations() -> None:
