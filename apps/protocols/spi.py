@@ -13,6 +13,7 @@ core dispatches federated calls to it after policy and plugins have run.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -310,8 +311,12 @@ class SessionService(Protocol):
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         """Deliver a message to whichever worker listens on ``channel``."""
 
-    def listen(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        """Receive messages sent to ``channel``."""
+    def listen(self, channel: str, ready: asyncio.Event | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Receive messages sent to ``channel``; ``ready`` is set once the subscription holds.
+
+        Messages published after ``ready`` is set are received; a caller that must not
+        miss a reply waits for it before telling anyone where to send.
+        """
 
 
 @runtime_checkable

@@ -9,6 +9,7 @@ channel layer serve the same contract.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -103,12 +104,17 @@ class EmbeddedSessionService:
         layer = get_channel_layer()
         await layer.group_send(group_name(channel), {"type": "cf.message", "payload": message})
 
-    async def listen(self, channel: str) -> AsyncIterator[dict[str, Any]]:
-        """Receive the messages published to ``channel`` from now on, until the caller stops."""
+    async def listen(self, channel: str, ready: asyncio.Event | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Receive the messages published to ``channel`` from now on, until the caller stops.
+
+        ``ready`` is set as soon as the subscription is in place.
+        """
         layer = get_channel_layer()
         group = group_name(channel)
         inbox = await layer.new_channel()
         await layer.group_add(group, inbox)
+        if ready is not None:
+            ready.set()
         try:
             while True:
                 event = await layer.receive(inbox)

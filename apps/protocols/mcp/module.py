@@ -14,6 +14,10 @@ logger = logging.getLogger(__name__)
 SUPPORTED_REVISIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28")
 
 
+#: How long shutdown waits for upstream sessions to close.
+UPSTREAM_CLOSE_SECONDS = 5
+
+
 class MCPModule(ProtocolModule):
     """Serves the catalog over MCP and reaches MCP upstreams."""
 
@@ -39,12 +43,20 @@ class MCPModule(ProtocolModule):
         self._cancel_listener = asyncio.create_task(_relay_cancellations(), name="mcp-relay-listener")
 
     async def on_shutdown(self) -> None:
-        """Stop the relay listener."""
+        """Stop the relay listener; close this worker's upstream sessions within a bound."""
         if self._cancel_listener is not None:
             self._cancel_listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._cancel_listener
             self._cancel_listener = None
+        from .upstream import runtime
+
+        try:  # DELETE pooled sessions, stop stdio processes; an upstream that hangs must not hold shutdown
+            await asyncio.wait_for(runtime.shutdown(), UPSTREAM_CLOSE_SECONDS)
+        except TimeoutError:
+            logger.warning(
+                "upstream sessions not closed within %ss; leaving them to the process exit", UPSTREAM_CLOSE_SECONDS
+            )
 
 
 async def _relay_cancellations() -> None:

@@ -27,17 +27,20 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "EventLog",
+    "SessionStream",
     "create_session",
     "end_session",
     "load_session",
+    "open_session_stream",
     "save_session",
     "session_channel",
-    "session_messages",
 ]
 
 #: Published on a session's channel to close its stream (the session ended).
 END = {"cf": "end"}
 _EVENT_LOG_SIZE = 200
+#: How long opening a stream waits for its subscriptions to be confirmed.
+_SUBSCRIBE_SECONDS = 5.0
 
 
 def session_channel(session_id: str) -> str:
@@ -87,47 +90,74 @@ async def end_session(services: CoreServices, session_id: str) -> None:
     await services.sessions.publish(session_channel(session_id), END)
 
 
-async def session_messages(services: CoreServices, state: SessionState) -> AsyncIterator[dict[str, Any]]:
+class SessionStream:
     """The server→client messages of a session: its own channel plus the catalog changes it follows.
 
-    Ends when the session is ended. Catalog changes become list_changed notifications
-    (and resources/updated for the URIs the session subscribed to, re-read from the store).
+    ``open()`` subscribes and returns once the subscriptions hold, so a transport opens
+    the stream *before* it tells the client where to post (the SSE endpoint event, the
+    GET response's headers): a reply produced on another worker right after cannot be
+    lost. Iteration ends when the session is ended. Catalog changes become list_changed
+    notifications (and resources/updated for the URIs the session subscribed to).
     """
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
 
-    async def pump(channel: str, catalog: bool) -> None:
+    def __init__(self, services: CoreServices, state: SessionState) -> None:
+        self.services = services
+        self.state = state
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
+        self._tasks: list[asyncio.Task] = []
+
+    async def open(self) -> SessionStream:
+        """Subscribe to the session's channel and the catalog changes; wait (bounded) until both hold."""
+        ready = [asyncio.Event(), asyncio.Event()]
+        self._tasks = [
+            asyncio.create_task(self._pump(session_channel(self.state.id), False, ready[0])),
+            asyncio.create_task(self._pump(CATALOG_CHANNEL, True, ready[1])),
+        ]
+        try:
+            await asyncio.wait_for(asyncio.gather(*(event.wait() for event in ready)), _SUBSCRIBE_SECONDS)
+        except TimeoutError:
+            logger.warning(
+                "session %s: stream subscription not confirmed within %ss", self.state.id, _SUBSCRIBE_SECONDS
+            )
+        return self
+
+    async def _pump(self, channel: str, catalog: bool, ready: asyncio.Event) -> None:
         while True:  # a failing channel layer (Redis restart) is listened to again, not given up
             try:
-                async for message in services.sessions.listen(channel):
+                async for message in self.services.sessions.listen(channel, ready):
                     if catalog:
-                        record = await services.sessions.load_session(state.id)
+                        record = await self.services.sessions.load_session(self.state.id)
                         subscribed = frozenset((record or {}).get("subscriptions") or ())
                         message = change_notification(message, lambda k, uri, s=subscribed: k != "resource" or uri in s)
                         if message is None:
                             continue
-                    await queue.put(message)
+                    await self._queue.put(message)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("session stream listener failed; listening again")
                 await asyncio.sleep(0.5)
 
-    tasks = [
-        asyncio.create_task(pump(session_channel(state.id), False)),
-        asyncio.create_task(pump(CATALOG_CHANNEL, True)),
-    ]
-    try:
+    async def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         while True:
-            message = await queue.get()
+            message = await self._queue.get()
             if message == END:
                 return
             yield message
-    finally:
-        for task in tasks:
+
+    async def close(self) -> None:
+        """Unsubscribe."""
+        for task in self._tasks:
             task.cancel()
-        for task in tasks:
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        self._tasks = []
+
+
+async def open_session_stream(services: CoreServices, state: SessionState) -> SessionStream:
+    """A subscribed SessionStream for ``state`` (close it when done)."""
+    return await SessionStream(services, state).open()
 
 
 class EventLog:

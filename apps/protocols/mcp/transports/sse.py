@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 from ..context import RequestContext
 from ..dispatcher import handle_message, parse
 from ..errors import INVALID_REQUEST, RpcError, error_response
-from ..sessions import create_session, end_session, load_session, save_session, session_channel, session_messages
+from ..sessions import create_session, end_session, load_session, open_session_stream, save_session, session_channel
 from .base import Caller, HTTPEndpoint
 from .common import SSE_HEADERS, BodyTooLarge, module, pipe_sse, read_body, send_json, send_status, sse_frame
 from .streamable import module_keepalive
@@ -42,15 +42,18 @@ class SSEStreamEndpoint(HTTPEndpoint):
         prefix = f"/servers/{caller.server_id}" if caller.server_id else ""
         endpoint = f"{scope.get('root_path', '')}{prefix}/message?session_id={session.id}"
 
+        stream = await open_session_stream(svc, session)  # subscribed before the client learns the endpoint
+
         async def frames():
             yield sse_frame(endpoint, event="endpoint")
-            async for message in session_messages(svc, session):
+            async for message in stream:
                 yield sse_frame(message)
 
-        await send({"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)})
         try:
+            await send({"type": "http.response.start", "status": 200, "headers": list(SSE_HEADERS)})
             await pipe_sse(receive, send, frames(), keepalive=module_keepalive(), alive=module().accepting)
         finally:
+            await stream.close()
             await end_session(svc, session.id)
 
 

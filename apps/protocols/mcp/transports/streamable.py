@@ -21,7 +21,7 @@ from ..context import RequestContext
 from ..dispatcher import handle_message, parse
 from ..errors import INVALID_REQUEST, PARSE_ERROR, RpcError, error_response
 from ..revisions import SUPPORTED_REVISIONS
-from ..sessions import EventLog, create_session, end_session, load_session, save_session, session_messages
+from ..sessions import EventLog, create_session, end_session, load_session, open_session_stream, save_session
 from .base import Caller, HTTPEndpoint
 from .common import (
     SSE_HEADERS,
@@ -212,21 +212,25 @@ class StreamableHTTPEndpoint(HTTPEndpoint):
         log = EventLog(svc, session.id)
         last_event_id = headers.get("last-event-id")
 
+        stream = await open_session_stream(svc, session)  # subscribed before the client sees the stream open
+
         async def frames():
             if last_event_id:
                 for event_id, message in await log.after(last_event_id):
                     yield sse_frame(message, event_id=event_id)
-            async for message in session_messages(svc, session):
+            async for message in stream:
                 event_id = await log.append(message)
                 yield sse_frame(message, event_id=event_id)
-
-        start = [*SSE_HEADERS, (SESSION_HEADER.encode(), session.id.encode())]
-        await send({"type": "http.response.start", "status": 200, "headers": start})
 
         async def valid() -> bool:
             return await svc.sessions.load_session(session.id) is not None
 
-        await pipe_sse(receive, send, frames(), keepalive=module_keepalive(), alive=module().accepting, valid=valid)
+        start = [*SSE_HEADERS, (SESSION_HEADER.encode(), session.id.encode())]
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": start})
+            await pipe_sse(receive, send, frames(), keepalive=module_keepalive(), alive=module().accepting, valid=valid)
+        finally:
+            await stream.close()
 
     async def _delete(self, send, caller: Caller) -> None:
         session_id = caller.headers.get(SESSION_HEADER)

@@ -22,7 +22,7 @@ from ..context import RequestContext
 from ..dispatcher import handle_bytes
 from ..errors import INVALID_REQUEST, error_response
 from ..security import origin_allowed
-from ..sessions import create_session, end_session, save_session, session_messages
+from ..sessions import create_session, end_session, open_session_stream, save_session
 from .common import client_ip, headers_of, module, services
 
 logger = logging.getLogger(__name__)
@@ -80,8 +80,10 @@ class WebSocketEndpoint:
         )
         tasks: set[asyncio.Task] = set()
 
+        stream = await open_session_stream(svc, session)  # subscribed before the first frame is read
+
         async def forward_changes() -> None:
-            async for message in session_messages(svc, session):
+            async for message in stream:
                 await emit(message)
 
         async def run(frame: bytes | str) -> None:
@@ -118,4 +120,5 @@ class WebSocketEndpoint:
             for task in (*tasks, changes):
                 with contextlib.suppress(BaseException):
                     await task
+            await stream.close()
             await end_session(svc, session.id)
