@@ -19,7 +19,11 @@ from apps.accounts.tokens import authenticate_bearer
 from apps.catalog import hotcache, runtimes, services
 from apps.catalog.models import Tool, VirtualServer
 from apps.catalog.signals import catalog_changed
+from apps.protocols.embedded import core_services
 from apps.protocols.embedded.catalog import EmbeddedCatalogService
+from apps.protocols.mcp.context import RequestContext
+from apps.protocols.mcp.dispatcher import handle_message
+from apps.protocols.mcp.revisions import LATEST_HANDSHAKE
 from apps.protocols.spi import CallOptions, CatalogError, ToolResult, ToolSpec
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,6 +87,22 @@ def test_warm_call_list_and_server_lookup_query_nothing(bundle, as_, django_asse
         assert _call(as_.member, server_id).content == [{"type": "text", "text": "echo"}]
         assert _names(as_.member, server_id) == ["add", "echo"]
         assert get_server(as_.member, server_id).name == "bundle"
+
+
+def test_warm_mcp_dispatcher_call_and_list_query_nothing(bundle, as_, django_assert_num_queries):
+    """Through the MCP dispatcher as a virtual server's endpoint serves it: tools/call and tools/list."""
+    server_id, _ = bundle
+    context = RequestContext(
+        services=core_services(), principal=as_.member, server_id=server_id, default_revision=LATEST_HANDSHAKE
+    )
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "echo", "arguments": {}}}
+    listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+    dispatch = async_to_sync(handle_message)
+    assert _queries(dispatch, context, call) > 0
+    assert _queries(dispatch, context, listing) > 0
+    with django_assert_num_queries(0):
+        assert dispatch(context, call)["result"]["content"] == [{"type": "text", "text": "echo"}]
+        assert [t["name"] for t in dispatch(context, listing)["result"]["tools"]] == ["add", "echo"]
 
 
 def test_warm_gateway_wide_call_queries_nothing(bundle, as_, django_assert_num_queries):
