@@ -163,7 +163,8 @@ REDIS_URL = env_url("REDIS_URL", None, ["redis", "rediss", "unix"])
 USING_REDIS = REDIS_URL is not None
 
 if USING_REDIS:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # one Redis connection pool per process, not one per request (see contextforge/cache.py)
+    CACHES = {"default": {"BACKEND": "contextforge.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
