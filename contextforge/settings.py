@@ -163,7 +163,8 @@ REDIS_URL = env_url("REDIS_URL", None, ["redis", "rediss", "unix"])
 USING_REDIS = REDIS_URL is not None
 
 if USING_REDIS:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # one Redis connection pool per process, not one per request (see contextforge/cache.py)
+    CACHES = {"default": {"BACKEND": "contextforge.cache.SharedPoolRedisCache", "LOCATION": REDIS_URL}}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -320,6 +321,8 @@ REST_TOOL_TIMEOUT_MS = env_int("REST_TOOL_TIMEOUT_MS", 20000, minimum=1)
 REST_TOOL_MAX_RESPONSE_BYTES = env_int("REST_TOOL_MAX_RESPONSE_BYTES", 10 * 1024 * 1024, minimum=1)
 OPENAPI_IMPORT_MAX_TOOLS = env_int("OPENAPI_IMPORT_MAX_TOOLS", 500, minimum=1)
 METRICS_FLUSH_SECONDS = env_int("METRICS_FLUSH_SECONDS", 5, minimum=1)
+# Per-worker memo of resolved servers, tools and listings (apps/catalog/hotcache.py); 0 turns it off.
+CATALOG_MEMO_ENTRIES = env_int("CATALOG_MEMO_ENTRIES", 4096, minimum=0)
 METRICS_BATCH_SIZE = env_int("METRICS_BATCH_SIZE", 500, minimum=1)
 METRICS_RETENTION_DAYS = env_int("METRICS_RETENTION_DAYS", 7, minimum=1)
 METRICS_ROLLUP_RETENTION_DAYS = env_int("METRICS_ROLLUP_RETENTION_DAYS", 365, minimum=1)

@@ -38,6 +38,7 @@ from .principal import Principal
 
 __all__ = [
     "API_TOKEN_PREFIX",
+    "EPOCH_KEY",
     "InvalidToken",
     "auth_epoch",
     "authenticate_bearer",
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 API_TOKEN_PREFIX = "cf_"  # noqa: S105 - a marker, not a secret
 MAX_BEARER_LENGTH = 8192
 _EPOCH_KEY = "cf:auth:epoch"
+EPOCH_KEY = _EPOCH_KEY  # read together with other version keys by per-worker memos
 _USAGE_KEY = "cf:auth:usage:{}"
 _INVALID = {"invalid": True}
 

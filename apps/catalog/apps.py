@@ -9,3 +9,9 @@ class CatalogConfig(AppConfig):
     name = "apps.catalog"
     label = "catalog"
     verbose_name = "Catalog"
+
+    def ready(self) -> None:
+        """Writes that change what callers resolve drop every worker's memoised answers."""
+        from . import hotcache
+
+        hotcache.connect()

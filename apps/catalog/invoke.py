@@ -27,7 +27,7 @@ from apps.plugins.registry import registry as plugins
 from apps.protocols.spi import CallOptions, CatalogError, PromptResult, ResourceContents, ToolResult, UpstreamTarget
 from apps.teams.permissions import has_permission
 
-from . import metrics, runtimes, selectors
+from . import hotcache, metrics, runtimes, selectors
 from .crypto import DecryptionError
 from .errors import InvalidInput, NotFound
 from .models import IntegrationType, InvocationMetric, Prompt, Resource
@@ -35,7 +35,7 @@ from .prompting import check_prompt_arguments, render_template
 from .rest_adapter import RestCall, call_rest
 from .services import auth_headers, resource_cache_key, tool_credentials, upstream_target
 
-__all__ = ["call_tool", "complete", "get_prompt", "read_resource", "validate_arguments"]
+__all__ = ["call_tool", "complete", "get_prompt", "read_resource", "schema_validator", "validate_arguments"]
 
 
 # --- Shared steps ---------------------------------------------------------------------
@@ -47,11 +47,19 @@ def _validator(schema_json: str):
     return jsonschema.validators.validator_for(schema)(schema)
 
 
-def validate_arguments(schema: dict[str, Any], arguments: Any) -> None:
-    """Raise CatalogError invalid_arguments with the JSON Schema message when arguments do not fit."""
+def schema_validator(schema: dict[str, Any] | None):
+    """The compiled JSON Schema validator of a tool's input schema (one per distinct schema)."""
+    return _validator(json.dumps(schema or {"type": "object"}, sort_keys=True))
+
+
+def validate_arguments(schema: dict[str, Any], arguments: Any, validator: Any = None) -> None:
+    """Raise CatalogError invalid_arguments with the JSON Schema message when arguments do not fit.
+
+    ``validator``: the schema's compiled validator when the caller holds it already.
+    """
     if not isinstance(arguments, dict):
         raise CatalogError("invalid_arguments", "arguments must be an object")
-    validator = _validator(json.dumps(schema or {"type": "object"}, sort_keys=True))
+    validator = validator or schema_validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path)
@@ -137,6 +145,7 @@ class _ToolPlan:
     rest: RestCall | None
     target: UpstreamTarget | None
     timeout: float | None
+    validator: Any = None
 
 
 def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolPlan:
@@ -189,8 +198,27 @@ def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolP
         target = upstream_target(tool.gateway)
         timeout = timeout or tool.gateway.timeout_seconds
     return _ToolPlan(
-        str(tool.pk), name, tool.original_name, tool.input_schema, tool.integration_type, rest, target, timeout
+        str(tool.pk),
+        name,
+        tool.original_name,
+        tool.input_schema,
+        tool.integration_type,
+        rest,
+        target,
+        timeout,
+        schema_validator(tool.input_schema),
     )
+
+
+async def _resolve_plan(principal: Principal, name: str, server_id: str | None) -> _ToolPlan:
+    """The call plan, from this worker's memo when no write has happened since it was made."""
+    current = hotcache.stamp()
+    key = ("tool", hotcache.principal_key(principal), server_id, name)
+    plan = hotcache.get(current, key)
+    if plan is hotcache.MISSING:
+        plan = await sync_to_async(_plan_tool)(principal, name, server_id)
+        hotcache.put(current, key, plan)
+    return plan
 
 
 async def call_tool(
@@ -207,10 +235,10 @@ async def call_tool(
     error: CatalogError | None = None
     result: ToolResult | None = None
     try:
-        plan = await sync_to_async(_plan_tool)(principal, name, server_id)
+        plan = await _resolve_plan(principal, name, server_id)
         metric.entity_id, metric.entity_name = plan.tool_id, name
         arguments = {} if arguments is None else arguments
-        validate_arguments(plan.input_schema, arguments)
+        validate_arguments(plan.input_schema, arguments, plan.validator)
         payload = await _hook(
             "tool_pre_invoke",
             principal,

@@ -11,7 +11,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from apps.catalog import invoke, selectors
+from apps.catalog import hotcache, invoke, selectors
 from apps.catalog.errors import NotFound
 from apps.protocols.spi import (
     CallerContext,
@@ -82,29 +82,55 @@ def _prompt_spec(entry: selectors.Exposed) -> PromptSpec:
     )
 
 
-def _listing(selector, to_spec):
+def _memoised(kind: str, read):
+    """``read(context, arg)`` run in a thread on a miss, else this worker's memoised answer.
+
+    Answers are immutable specs (tuples of them for lists), so sharing them between calls is safe.
+    """
+    read_async = sync_to_async(read)
+
+    async def run(context: CallerContext, arg: str | None):
+        current = hotcache.stamp()
+        key = (kind, hotcache.principal_key(context), arg)
+        answer = hotcache.get(current, key)
+        if answer is hotcache.MISSING:
+            answer = await read_async(context, arg)
+            hotcache.put(current, key, answer)
+        return answer
+
+    return run
+
+
+def _listing(kind: str, selector, to_spec):
     def run(context: CallerContext, server_id: str | None):
         try:
-            return [to_spec(entry) for entry in selector(context, server_id)]
+            return tuple(to_spec(entry) for entry in selector(context, server_id))
         except NotFound as exc:
             raise CatalogError("not_found", exc.errors["detail"]) from exc
 
-    return sync_to_async(run)
+    memoised = _memoised(kind, run)
+
+    async def listing(context: CallerContext, server_id: str | None) -> list:
+        return list(await memoised(context, server_id))
+
+    return listing
 
 
-_list_tools = _listing(selectors.exposed_tools, _tool_spec)
-_list_resources = _listing(selectors.exposed_resources, _resource_spec)
-_list_templates = _listing(selectors.exposed_resource_templates, _template_spec)
-_list_prompts = _listing(selectors.exposed_prompts, _prompt_spec)
+_list_tools = _listing("tools", selectors.exposed_tools, _tool_spec)
+_list_resources = _listing("resources", selectors.exposed_resources, _resource_spec)
+_list_templates = _listing("templates", selectors.exposed_resource_templates, _template_spec)
+_list_prompts = _listing("prompts", selectors.exposed_prompts, _prompt_spec)
 
 
-@sync_to_async
-def _server(context: CallerContext, server_id: str) -> ServerSpec:
+def _read_server(context: CallerContext, server_id: str) -> ServerSpec:
     try:
         server = selectors.get_server(context, server_id)
     except NotFound as exc:
         raise CatalogError("not_found", exc.errors["detail"]) from exc
     return ServerSpec(id=str(server.pk), name=server.name, description=server.description, icon=server.icon or None)
+
+
+_server = _memoised("server", _read_server)
 
 
 class EmbeddedCatalogService:

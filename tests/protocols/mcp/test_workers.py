@@ -176,3 +176,35 @@ async def test_two_real_gateways_share_sessions(redis_url, real_catalog) -> None
                 assert (await client.delete(mcp_b, headers=session)).status_code == 200
             ping = {"jsonrpc": "2.0", "id": 4, "method": "ping"}
             assert (await client.post(mcp_a, json=ping, headers=session)).status_code == 404
+
+
+async def test_a_tool_disabled_on_b_is_gone_on_a_at_once(redis_url, real_catalog) -> None:
+    """Gateway A memoises its catalog reads; a write on gateway B is seen by A's very next call."""
+    data = real_catalog
+    token = {"authorization": f"Bearer {data.token}", **ACCEPT}
+    env = gateway_env(REDIS_URL=redis_url, MCP_REQUIRE_AUTH="true")
+    with start_gateway(env=env) as a, start_gateway(env=env) as b:
+        async with httpx.AsyncClient(timeout=20) as client:
+            mcp_a = f"{a.url}/servers/{data.server_id}/mcp"
+            init = {**INIT, "params": {**INIT["params"], "protocolVersion": "2025-11-25"}}
+            opened = await client.post(mcp_a, json=init, headers=token)
+            session = {**token, "mcp-session-id": opened.headers["mcp-session-id"]}
+            call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call"}
+            call["params"] = {"name": "echo", "arguments": {"text": "warm"}}
+
+            async def names() -> set[str]:
+                listed = await client.post(
+                    mcp_a, json={"jsonrpc": "2.0", "id": 3, "method": "tools/list"}, headers=session
+                )
+                return {t["name"] for t in listed.json()["result"]["tools"]}
+
+            for _ in range(2):  # the second round is served from A's memo
+                assert "echo" in await names()
+                assert "result" in (await client.post(mcp_a, json=call, headers=session)).json()
+            tools = (await client.get(f"{b.url}/v1/tools", headers=token)).json()
+            rows = tools["items"] if isinstance(tools, dict) else tools
+            echo = next(t for t in rows if t["name"] == "echo" or t.get("originalName") == "echo")
+            state = await client.post(f"{b.url}/v1/tools/{echo['id']}/state?activate=false", headers=token)
+            assert state.status_code == 200, state.text
+            assert "echo" not in await names()
+            assert "error" in (await client.post(mcp_a, json=call, headers=session)).json()
