@@ -225,7 +225,7 @@ def _finish(call: Call, method: str, result: dict[str, Any]) -> dict[str, Any]:
     """Add what the revision requires on every result (2026-07-28: resultType, cache hints, serverInfo)."""
     if not is_modern(call.revision):
         return result
-    result["resultType"] = "complete"
+    result.setdefault("resultType", "complete")
     meta = dict(result.get("_meta") or {})
     meta.setdefault(SERVER_INFO_META_KEY, {"name": call.context.server_name or SERVER_NAME, "version": SERVER_VERSION})
     result["_meta"] = meta

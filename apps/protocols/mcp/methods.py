@@ -12,7 +12,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mcp_types import LOG_LEVEL_META_KEY
@@ -20,10 +20,11 @@ from mcp_types import LOG_LEVEL_META_KEY
 from apps.protocols.spi import CallOptions, CatalogError
 
 from . import cursors, shapes
-from .context import RequestContext
+from .context import RequestContext, principal_key
 from .errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, RpcError
 from .inflight import RELAY_CHANNEL, inflight, pending
 from .revisions import SUPPORTED_REVISIONS, is_modern, negotiate
+from .suspended import SuspendedCall, suspended
 
 logger = logging.getLogger(__name__)
 
@@ -253,13 +254,71 @@ async def list_tools(call: Call) -> dict[str, Any]:
 
 
 async def call_tool(call: Call) -> dict[str, Any]:
-    """Invoke a tool; its own failures come back as a result with isError=true."""
+    """Invoke a tool; its own failures come back as a result with isError=true.
+
+    A 2026-07-28 call runs as a suspendable call: when the upstream asks the client
+    something, the answer is ``input_required`` and the client's retry (with
+    ``inputResponses`` and ``requestState``) resumes it (see suspended.py).
+    """
     name = _require_str(call.params, "name")
     arguments = _optional_object(call.params, "arguments")
+    if not call.modern:
+        return await _invoke_tool(call, name, arguments, call.options())
+    ctx = call.context
+    owner = f"{principal_key(ctx.principal)}|{ctx.server_id or ''}|{name}"
+    state = call.params.get("requestState")
+    if state is not None:
+        if not isinstance(state, str):
+            raise RpcError(INVALID_PARAMS, "params.requestState must be a string")
+        running = suspended.get(state, owner)
+        if running is None:
+            raise RpcError(
+                INVALID_PARAMS,
+                "params.requestState names no suspended call of this tool on this gateway worker "
+                "(finished, expired, or handed out by another worker)",
+            )
+        running.answer(_optional_object(call.params, "inputResponses"))
+    else:
+        options = call.options()
+        options.on_progress = _quiet(options.on_progress)
+        options.on_log = _quiet(options.on_log)
+
+        async def run(held: SuspendedCall) -> dict[str, Any]:
+            return await _invoke_tool(call, name, arguments, replace(options, request_client=held.request_client))
+
+        running = suspended.start(owner, run)
+    assert running.task is not None
+    try:
+        asked = await running.next_round()
+    except asyncio.CancelledError:
+        running.task.cancel()
+        suspended.finish(running.state)
+        raise
+    if asked is not None:
+        return {"resultType": "input_required", "inputRequests": asked, "requestState": running.state}
+    suspended.finish(running.state)
+    return running.task.result()
+
+
+def _quiet(sink: Callable[..., Awaitable[None]] | None) -> Callable[..., Awaitable[None]] | None:
+    """A relay that drops what it cannot deliver: a suspended call outlives its first request's stream."""
+    if sink is None:
+        return None
+
+    async def deliver(*args: Any) -> None:
+        try:
+            await sink(*args)
+        except Exception:
+            logger.debug("dropped a relay message of a suspended call", exc_info=True)
+
+    return deliver
+
+
+async def _invoke_tool(call: Call, name: str, arguments: dict[str, Any], options: CallOptions) -> dict[str, Any]:
     ctx = call.context
     try:
         result = await ctx.services.catalog.call_tool(
-            ctx.principal, name, arguments, server_id=ctx.server_id, options=call.options()
+            ctx.principal, name, arguments, server_id=ctx.server_id, options=options
         )
     except CatalogError as exc:
         if exc.code in ("unavailable", "timeout"):
