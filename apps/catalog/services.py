@@ -104,17 +104,27 @@ COMMON_FIELDS = {"team_id", "visibility", "tags", "description", "enabled"}
 # --- Shared steps ---------------------------------------------------------------------
 
 
-def _audit(principal: Principal, action: str, obj: models.Model | None, **detail: Any) -> None:
-    AuditEntry.objects.create(
-        action=action,
+def record_audit(
+    principal: Principal, action: str, *, entity_type: str = "", entity_id: str = "", **detail: Any
+) -> AuditEntry:
+    """Write one audit entry for an action of ``principal`` (values that are not JSON scalars become text)."""
+    return AuditEntry.objects.create(
+        action=action[:64],
         actor_id=principal.user_id,
         actor_email=principal.email,
         token_id=principal.token_id or "",
         client_ip=principal.client_ip,
-        entity_type=KIND_OF.get(type(obj), type(obj).__name__.lower()) if obj is not None else "",
-        entity_id=str(obj.pk) if obj is not None else "",
-        detail=detail,
+        entity_type=str(entity_type)[:32],
+        entity_id=str(entity_id)[:64],
+        detail={
+            k: v if isinstance(v, str | int | float | bool | list | dict | None) else str(v) for k, v in detail.items()
+        },
     )
+
+
+def _audit(principal: Principal, action: str, obj: models.Model | None, **detail: Any) -> None:
+    entity_type = KIND_OF.get(type(obj), type(obj).__name__.lower()) if obj is not None else ""
+    record_audit(principal, action, entity_type=entity_type, entity_id=obj.pk if obj is not None else "", **detail)
 
 
 def _changed(kind: str, ids: Iterable[str]) -> None:
