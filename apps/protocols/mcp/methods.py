@@ -239,18 +239,23 @@ def _scope(call: Call, method: str) -> str:
     return f"{method}|{call.context.server_id or '*'}"
 
 
-async def list_tools(call: Call) -> dict[str, Any]:
-    """Tools the caller may see, in the catalog's stable order, paginated."""
+async def _list_page(call: Call, fetch: Any, scope: str, key: str, shape: Any) -> dict[str, Any]:
+    """One page of a catalog listing, shaped for the call's revision, with ``nextCursor`` when more remain."""
     ctx = call.context
     try:
-        specs = await ctx.services.catalog.list_tools(ctx.principal, ctx.server_id)
+        specs = await fetch(ctx.principal, ctx.server_id)
     except CatalogError as exc:
         raise catalog_error(exc) from None
-    page, next_cursor = cursors.paginate(specs, _scope(call, "tools"), call.params.get("cursor"))
-    result: dict[str, Any] = {"tools": [shapes.tool(s, call.revision) for s in page]}
+    page, next_cursor = cursors.paginate(specs, _scope(call, scope), call.params.get("cursor"))
+    result: dict[str, Any] = {key: [shape(s, call.revision) for s in page]}
     if next_cursor:
         result["nextCursor"] = next_cursor
     return result
+
+
+async def list_tools(call: Call) -> dict[str, Any]:
+    """Tools the caller may see, in the catalog's stable order, paginated."""
+    return await _list_page(call, call.context.services.catalog.list_tools, "tools", "tools", shapes.tool)
 
 
 async def call_tool(call: Call) -> dict[str, Any]:
@@ -332,30 +337,20 @@ async def _invoke_tool(call: Call, name: str, arguments: dict[str, Any], options
 
 async def list_resources(call: Call) -> dict[str, Any]:
     """Readable resources, paginated."""
-    ctx = call.context
-    try:
-        specs = await ctx.services.catalog.list_resources(ctx.principal, ctx.server_id)
-    except CatalogError as exc:
-        raise catalog_error(exc) from None
-    page, next_cursor = cursors.paginate(specs, _scope(call, "resources"), call.params.get("cursor"))
-    result: dict[str, Any] = {"resources": [shapes.resource(s, call.revision) for s in page]}
-    if next_cursor:
-        result["nextCursor"] = next_cursor
-    return result
+    return await _list_page(
+        call, call.context.services.catalog.list_resources, "resources", "resources", shapes.resource
+    )
 
 
 async def list_resource_templates(call: Call) -> dict[str, Any]:
     """Resource templates, paginated."""
-    ctx = call.context
-    try:
-        specs = await ctx.services.catalog.list_resource_templates(ctx.principal, ctx.server_id)
-    except CatalogError as exc:
-        raise catalog_error(exc) from None
-    page, next_cursor = cursors.paginate(specs, _scope(call, "templates"), call.params.get("cursor"))
-    result: dict[str, Any] = {"resourceTemplates": [shapes.resource_template(s, call.revision) for s in page]}
-    if next_cursor:
-        result["nextCursor"] = next_cursor
-    return result
+    return await _list_page(
+        call,
+        call.context.services.catalog.list_resource_templates,
+        "templates",
+        "resourceTemplates",
+        shapes.resource_template,
+    )
 
 
 async def read_resource(call: Call) -> dict[str, Any]:
@@ -396,16 +391,7 @@ async def unsubscribe(call: Call) -> dict[str, Any]:
 
 async def list_prompts(call: Call) -> dict[str, Any]:
     """Prompts, paginated."""
-    ctx = call.context
-    try:
-        specs = await ctx.services.catalog.list_prompts(ctx.principal, ctx.server_id)
-    except CatalogError as exc:
-        raise catalog_error(exc) from None
-    page, next_cursor = cursors.paginate(specs, _scope(call, "prompts"), call.params.get("cursor"))
-    result: dict[str, Any] = {"prompts": [shapes.prompt(s, call.revision) for s in page]}
-    if next_cursor:
-        result["nextCursor"] = next_cursor
-    return result
+    return await _list_page(call, call.context.services.catalog.list_prompts, "prompts", "prompts", shapes.prompt)
 
 
 async def get_prompt(call: Call) -> dict[str, Any]:
