@@ -22,6 +22,7 @@ import hashlib
 import ipaddress
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Iterable
 from functools import cache
@@ -34,11 +35,14 @@ from django.core.cache import cache as django_cache
 from django.db.models import F
 from django.utils import timezone
 
+from contextforge import versions
+
 from .principal import Principal
 
 __all__ = [
     "API_TOKEN_PREFIX",
     "EPOCH_KEY",
+    "MISSING",
     "InvalidToken",
     "auth_epoch",
     "authenticate_bearer",
@@ -47,6 +51,7 @@ __all__ = [
     "hash_secret",
     "ip_allowed",
     "issue_jwt",
+    "known_bearer",
     "new_api_secret",
     "pending_usage",
 ]
@@ -59,6 +64,8 @@ _EPOCH_KEY = "cf:auth:epoch"
 EPOCH_KEY = _EPOCH_KEY  # read together with other version keys by per-worker memos
 _USAGE_KEY = "cf:auth:usage:{}"
 _INVALID = {"invalid": True}
+#: ``known_bearer``'s answer when this process has not verified the token recently.
+MISSING: Any = object()
 
 
 class InvalidToken(Exception):
@@ -68,23 +75,32 @@ class InvalidToken(Exception):
 # --- Auth epoch -------------------------------------------------------------------
 
 
+def _first_epoch() -> int:
+    # Random, not 1: a cache that lost the key must not bring back an epoch whose answers
+    # a process may still hold.
+    return secrets.randbelow(2**53) + 1
+
+
 def auth_epoch() -> int:
     """The current auth epoch (shared by all workers through the cache backend)."""
-    value = django_cache.get(_EPOCH_KEY)
+    value = versions.read([_EPOCH_KEY]).get(_EPOCH_KEY)
     if value is None:
-        django_cache.add(_EPOCH_KEY, 1, timeout=None)
-        value = django_cache.get(_EPOCH_KEY, 1)
+        django_cache.add(_EPOCH_KEY, _first_epoch(), timeout=None)
+        versions.announce()
+        value = versions.read([_EPOCH_KEY]).get(_EPOCH_KEY, 1)
     return int(value)
 
 
 def bump_auth_epoch() -> int:
     """Invalidate every cached authentication result, in every worker."""
-    django_cache.add(_EPOCH_KEY, 1, timeout=None)
+    django_cache.add(_EPOCH_KEY, _first_epoch(), timeout=None)
     try:
-        return int(django_cache.incr(_EPOCH_KEY))
+        epoch = int(django_cache.incr(_EPOCH_KEY))
     except ValueError:  # evicted between add and incr
-        django_cache.set(_EPOCH_KEY, 2, timeout=None)
-        return 2
+        epoch = _first_epoch()
+        django_cache.set(_EPOCH_KEY, epoch, timeout=None)
+    versions.announce()
+    return epoch
 
 
 # --- JWT --------------------------------------------------------------------------
@@ -305,25 +321,96 @@ def pending_usage(token_id: str) -> int:
     return int(django_cache.get(_USAGE_KEY.format(token_id)) or 0)
 
 
+class _LocalAnswers:
+    """This process's copy of recent bearer answers, all under one auth epoch.
+
+    Spares the cache round trip (and, for async callers, the thread hop) on every request
+    of a warm token; entries live no longer than the shared entry (AUTH_CACHE_SECONDS) and
+    all go when the epoch moves.
+    """
+
+    limit = 4096
+
+    def __init__(self) -> None:
+        self.epoch: int | None = None
+        self.entries: dict[str, tuple[float, dict[str, Any]]] = {}
+
+    def get(self, epoch: int, digest: str) -> dict[str, Any] | None:
+        """The cached answer of ``digest`` under ``epoch``, if still fresh."""
+        if self.epoch != epoch:
+            self.epoch, self.entries = epoch, {}
+            return None
+        entry = self.entries.get(digest)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, epoch: int, digest: str, answer: dict[str, Any], seconds: float) -> None:
+        """Keep ``answer`` for ``seconds`` (dropped when the epoch has moved meanwhile)."""
+        if self.epoch != epoch or seconds <= 0:
+            return
+        if len(self.entries) >= self.limit:
+            self.entries.pop(next(iter(self.entries)))
+        self.entries[digest] = (time.monotonic() + seconds, answer)
+
+
+_local_answers = _LocalAnswers()
+
+
+def _from_answer(answer: dict[str, Any], client_ip: str | None) -> Principal | None:
+    """The caller a cached answer stands for, now and from this address (None when not valid)."""
+    if answer.get("invalid") or (answer["exp"] is not None and answer["exp"] <= time.time()):
+        return None
+    if not ip_allowed(client_ip, answer["ip"]):
+        return None
+    principal = answer.get("built")
+    if principal is None:
+        principal = answer["built"] = _principal_from_cache(answer["principal"], None)
+    return principal.with_client_ip(client_ip)
+
+
+def _bearer_digest(token: str) -> str | None:
+    if not token or len(token) > MAX_BEARER_LENGTH or not token.isascii():
+        return None
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def known_bearer(token: str, client_ip: str | None) -> Principal | Any | None:
+    """The answer for a bearer this process verified recently (under the current epoch), else MISSING.
+
+    Never touches the database; safe to call on an event loop. API tokens answer MISSING
+    (their use is counted through the cache on every request): ask ``authenticate_bearer``.
+    """
+    digest = _bearer_digest(token)
+    if digest is None:
+        return None
+    answer = _local_answers.get(auth_epoch(), digest)
+    if answer is None or answer.get("api_token"):
+        return MISSING
+    return _from_answer(answer, client_ip)
+
+
 def authenticate_bearer(token: str, client_ip: str | None) -> Principal | None:
     """The caller a bearer string stands for, or None when it is not valid now.
 
     Sync (it may query the database); async callers wrap it in
     ``sync_to_async(thread_sensitive=False)``. Never raises for bad input.
     """
-    if not token or len(token) > MAX_BEARER_LENGTH or not token.isascii():
+    digest = _bearer_digest(token)
+    if digest is None:
         return None
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    key = f"cf:auth:{auth_epoch()}:{digest}"
-    cached = django_cache.get(key)
+    epoch = auth_epoch()
+    key = f"cf:auth:{epoch}:{digest}"
+    cached = _local_answers.get(epoch, digest)
+    if cached is None:
+        cached = django_cache.get(key)
+        if cached is not None:
+            cached["api_token"] = cached.get("principal", {}).get("auth_method") == "api_token"
+            _local_answers.put(epoch, digest, cached, settings.AUTH_CACHE_SECONDS)
     now = timezone.now().timestamp()
     if cached is not None:
-        if cached.get("invalid") or (cached["exp"] is not None and cached["exp"] <= now):
-            return None
-        if not ip_allowed(client_ip, cached["ip"]):
-            return None
-        principal = _principal_from_cache(cached["principal"], client_ip)
-        if principal.auth_method == "api_token":
+        principal = _from_answer(cached, client_ip)
+        if principal is not None and principal.auth_method == "api_token":
             _record_usage(principal.token_id, client_ip, flush=False)
         return principal
     ttl = settings.AUTH_CACHE_SECONDS
@@ -333,13 +420,15 @@ def authenticate_bearer(token: str, client_ip: str | None) -> Principal | None:
         log.info("bearer token rejected: %s", exc)
         if ttl:
             django_cache.set(key, _INVALID, timeout=ttl)
+            _local_answers.put(epoch, digest, dict(_INVALID), ttl)
         return None
     principal, ip_list, expires = resolved
     if ttl:
         timeout = ttl if expires is None else max(1, min(ttl, int(expires - now)))
-        django_cache.set(
-            key, {"principal": _principal_to_cache(principal), "ip": ip_list, "exp": expires}, timeout=timeout
-        )
+        answer = {"principal": _principal_to_cache(principal), "ip": ip_list, "exp": expires}
+        django_cache.set(key, answer, timeout=timeout)
+        answer["api_token"] = principal.auth_method == "api_token"
+        _local_answers.put(epoch, digest, answer, timeout)
     if not ip_allowed(client_ip, ip_list):
         return None
     if principal.auth_method == "api_token":

@@ -6,8 +6,8 @@ Their answers change only when catalog rows, teams, roles or users change. Every
 write moves a *version token* kept in the cache backend (Redis in production, so every
 worker sees it): once when the row is written and again after the transaction commits.
 Each worker keeps answers computed under the current token (and the current auth epoch)
-and drops them all when either moves, so a warm call costs one cache read and no
-database query.
+and drops them all when either moves; workers learn of a move by Redis pub/sub
+(``contextforge.versions``), so a warm call costs no round trip and no database query.
 
 Hand-written rather than a generic TTL cache, because the invalidation is the point:
 callers read the stamp *before* they ask the database and store the answer under that
@@ -29,12 +29,14 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from apps.accounts.principal import Principal
 from apps.accounts.tokens import EPOCH_KEY
+from contextforge import versions
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["MISSING", "bump", "clear", "connect", "get", "principal_key", "put", "stamp"]
 
 VERSION_KEY = "cf:catalog:version"
+STAMP_KEYS = (VERSION_KEY, EPOCH_KEY)
 MISSING: Any = object()
 
 # The rows whose writes can change what a caller resolves: visibility, membership, names,
@@ -75,16 +77,19 @@ def _limit() -> int:
 def stamp() -> tuple[Any, Any] | None:
     """The current (catalog version, auth epoch), or None when answers must not be memoised.
 
-    One round trip to the cache backend (``get_many``). Read it before asking the database.
+    Read from this process's copy of the version tokens (``contextforge.versions``): no
+    round trip unless a token moved. Read it before asking the database.
     """
     if _limit() <= 0:
         return None
     try:
-        values = cache.get_many([VERSION_KEY, EPOCH_KEY])
+        values = versions.read(STAMP_KEYS)
         version = values.get(VERSION_KEY)
         if version is None:
             cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-            version = cache.get(VERSION_KEY)
+            versions.announce()
+            values = versions.read(STAMP_KEYS)
+            version = values.get(VERSION_KEY)
     except Exception:  # the cache backend is down: answer from the database every time
         logger.warning("catalog version unavailable; not memoising", exc_info=True)
         return None
@@ -141,6 +146,7 @@ def bump() -> None:
 def _move() -> None:
     try:
         cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        versions.announce()
     except Exception:
         logger.exception("could not move the catalog version")
     clear()

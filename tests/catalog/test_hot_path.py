@@ -9,7 +9,9 @@ query, so the zero-query assertions cannot pass by counting the wrong connection
 from __future__ import annotations
 
 import pytest
+import redis
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -25,6 +27,7 @@ from apps.protocols.mcp.context import RequestContext
 from apps.protocols.mcp.dispatcher import handle_message
 from apps.protocols.mcp.revisions import LATEST_HANDSHAKE
 from apps.protocols.spi import CallOptions, CatalogError, ToolResult, ToolSpec
+from contextforge import versions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,6 +155,12 @@ def test_disabling_a_server_is_seen_by_the_next_lookup(bundle, as_):
         get_server(as_.member, server_id)
 
 
+def _announce_as_another_worker() -> None:
+    watch = versions._current_watch()
+    if watch.redis() is not False:  # without Redis the token is read from the local cache each time
+        assert redis.Redis.from_url(settings.REDIS_URL).publish(watch.channel, b"1") >= 1
+
+
 def test_a_write_announced_by_another_worker_is_seen(bundle, as_):
     """Another worker's write reaches this one only through the shared cache backend's version."""
     server_id, tools = bundle
@@ -159,8 +168,10 @@ def test_a_write_announced_by_another_worker_is_seen(bundle, as_):
     # A bulk update sends no model signal in this process: the memo still answers...
     Tool.objects.filter(pk=tools["echo"].pk).update(enabled=False)
     assert _names(as_.member, server_id) == ["add", "echo"]
-    # ...until the version token in the cache backend moves, as the writing worker does on commit.
+    # ...until the version token in the cache backend moves and the move is announced, as the
+    # writing worker does on commit.
     cache.set(hotcache.VERSION_KEY, "moved-by-another-worker", timeout=None)
+    _announce_as_another_worker()
     assert _names(as_.member, server_id) == ["add"]
 
 

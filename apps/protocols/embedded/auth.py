@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
-from apps.accounts.tokens import authenticate_bearer
+from apps.accounts.tokens import MISSING, authenticate_bearer, known_bearer
 from apps.protocols.spi import CallerContext, Credentials
 from apps.teams.permissions import has_permission
 
@@ -52,7 +52,14 @@ class EmbeddedAuthService:
     """Resolves wire credentials to a caller and answers permission questions."""
 
     async def authenticate(self, credentials: Credentials) -> CallerContext | None:
-        """Bearer JWT/API token; basic auth only when BASIC_AUTH_ENABLED. None when absent or invalid."""
+        """Bearer JWT/API token; basic auth only when BASIC_AUTH_ENABLED. None when absent or invalid.
+
+        A bearer this worker verified recently is answered on the loop, without a thread hop.
+        """
+        if credentials.bearer:
+            known = known_bearer(credentials.bearer, credentials.client_ip)
+            if known is not MISSING:
+                return known
         return await sync_to_async(_authenticate, thread_sensitive=False)(credentials)
 
     async def has_permission(self, context: CallerContext, permission: str, *, team_id: int | None = None) -> bool:
