@@ -267,6 +267,8 @@ MCP_REQUIRE_AUTH = env_bool("MCP_REQUIRE_AUTH", True)
 MCP_SESSION_TTL = env_int("MCP_SESSION_TTL", 3600, minimum=10)
 MCP_SSE_KEEPALIVE = env_int("MCP_SSE_KEEPALIVE", 15, minimum=1, maximum=300)
 MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS)
+# Items per page of tools/list, resources/list, prompts/list and templates (cursor-paginated).
+MCP_LIST_PAGE_SIZE = env_int("MCP_LIST_PAGE_SIZE", 500, minimum=1, maximum=10000)
 #: Seconds a 2026-07-28 tool call suspended on input_required waits for the client's retry.
 MCP_INPUT_REQUIRED_TIMEOUT = env_int("MCP_INPUT_REQUIRED_TIMEOUT", 120, minimum=1, maximum=3600)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")

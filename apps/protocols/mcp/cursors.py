@@ -15,10 +15,7 @@ from django.conf import settings
 
 from .errors import INVALID_PARAMS, RpcError
 
-__all__ = ["PAGE_SIZE", "decode_cursor", "encode_cursor", "paginate"]
-
-#: Items per page of every list method.
-PAGE_SIZE = 100
+__all__ = ["decode_cursor", "encode_cursor", "page_size", "paginate"]
 _MAX_CURSOR_CHARS = 256
 
 
@@ -48,9 +45,15 @@ def decode_cursor(scope: str, cursor: object) -> int:
     return offset
 
 
+def page_size() -> int:
+    """Items per page of every list method (``MCP_LIST_PAGE_SIZE``)."""
+    return settings.MCP_LIST_PAGE_SIZE
+
+
 def paginate(items: list, scope: str, cursor: object) -> tuple[list, str | None]:
     """One page of ``items`` starting at ``cursor`` (None: the first), and the next cursor."""
     start = 0 if cursor is None else decode_cursor(scope, cursor)
-    page = items[start : start + PAGE_SIZE]
-    end = start + PAGE_SIZE
+    size = page_size()
+    page = items[start : start + size]
+    end = start + size
     return page, (encode_cursor(scope, end) if end < len(items) else None)

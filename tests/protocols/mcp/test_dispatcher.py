@@ -233,7 +233,8 @@ async def test_batches_only_in_2025_03_26() -> None:
             assert response["error"]["code"] == -32600
 
 
-async def test_pagination_is_deterministic_and_opaque() -> None:
+async def test_pagination_is_deterministic_and_opaque(settings) -> None:
+    settings.MCP_LIST_PAGE_SIZE = 100
     client = Client(FakeCatalog(tool_count=250))
     await client.initialize("2025-11-25")
     names, cursor, pages = [], None, 0
