@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import jsonschema
+import orjson
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
@@ -81,7 +82,8 @@ async def _within(awaitable, seconds: float | None, what: str):
     if not seconds:
         return await awaitable
     try:
-        return await asyncio.wait_for(awaitable, seconds)
+        async with asyncio.timeout(seconds):  # no extra task, unlike wait_for
+            return await awaitable
     except TimeoutError as exc:
         raise CatalogError("timeout", f"{what} did not finish within {seconds:g}s") from exc
 
@@ -239,27 +241,29 @@ async def call_tool(
         metric.entity_id, metric.entity_name = plan.tool_id, name
         arguments = {} if arguments is None else arguments
         validate_arguments(plan.input_schema, arguments, plan.validator)
-        payload = await _hook(
-            "tool_pre_invoke",
-            principal,
-            {"name": name, "tool_id": plan.tool_id, "server_id": server_id, "arguments": arguments},
-        )
-        arguments = payload.get("arguments", arguments)
-        metric.bytes_in = len(json.dumps(arguments, default=str))
+        if plugins.chain("tool_pre_invoke"):
+            payload = await _hook(
+                "tool_pre_invoke",
+                principal,
+                {"name": name, "tool_id": plan.tool_id, "server_id": server_id, "arguments": arguments},
+            )
+            arguments = payload.get("arguments", arguments)
+        metric.bytes_in = len(orjson.dumps(arguments, default=str, option=orjson.OPT_NON_STR_KEYS))
         timeout = options.timeout or plan.timeout
         if plan.rest is not None:
             result = await call_rest(plan.rest, arguments, seconds=timeout)
         else:
             runner = _runtime(plan.integration_type, "call_tool")
             result = await _within(runner(plan.target, plan.original_name, arguments, options), timeout, "tool")
-        post = await _hook(
-            "tool_post_invoke",
-            principal,
-            {"name": name, "tool_id": plan.tool_id, "server_id": server_id, "result": asdict(result)},
-        )
-        if post.get("result") is not None and post["result"] != asdict(result):
-            result = ToolResult(**post["result"])
-        metric.bytes_out = len(json.dumps(result.content, default=str))
+        if plugins.chain("tool_post_invoke"):
+            post = await _hook(
+                "tool_post_invoke",
+                principal,
+                {"name": name, "tool_id": plan.tool_id, "server_id": server_id, "result": asdict(result)},
+            )
+            if post.get("result") is not None and post["result"] != asdict(result):
+                result = ToolResult(**post["result"])
+        metric.bytes_out = len(orjson.dumps(result.content, default=str, option=orjson.OPT_NON_STR_KEYS))
         return result
     except Exception as exc:
         error = _catalog_error(exc)
