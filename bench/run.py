@@ -27,6 +27,7 @@ from bench.driver import Load, ensure_wrk, run_wrk
 from bench.gateway import Gateway, GatewayServer, SetupUnavailable
 from bench.peer import Peer, PeerServer
 from bench.procs import GroupServer, free_port, rss_of
+from bench.profile import busiest_worker, profile_path
 from bench.report import write_report
 
 __all__ = ["PATHS", "PathSpec", "main", "run"]
@@ -296,6 +297,7 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
                     f"p50 {walk['p50_ms']:.2f} ms"
                 )
         rss = stack.rss()
+        profile = _profile(args, outcomes, stack, started, log)
     finally:
         stack.close()
     results = {
@@ -328,8 +330,28 @@ def run(args: argparse.Namespace, log: Callable[[str], None] = print) -> dict[st
             for o in outcomes
         },
         "rss": rss,
+        "profile": profile,
     }
     return write_report(results, args.out, log=log)
+
+
+def _profile(
+    args: argparse.Namespace, outcomes: list[Outcome], stack: Stack, started: dt.datetime, log: Callable[[str], None]
+) -> dict[str, Any] | None:
+    """py-spy on the busiest gateway worker while ``args.profile``'s path is driven (see bench/profile.py)."""
+    if not args.profile:
+        return None
+    outcome = next((o for o in outcomes if o.spec.name == args.profile and o.load is not None), None)
+    component = stack.components.get(outcome.spec.via) if outcome else None
+    if outcome is None or not isinstance(component, Gateway) or not component.pid:
+        log(f"profile: {args.profile} is not a wired gateway path; nothing profiled")
+        return None
+    stem = started.strftime("%Y-%m-%d") + ("-quick" if args.quick else "")
+    args.out.mkdir(parents=True, exist_ok=True)
+    found = profile_path(outcome.load, busiest_worker(component.pid), args.out / f"{stem}-profile")
+    log(f"profile of {args.profile} ({found['rps'] or 0:.0f} rps while sampled): {args.out / found['folded']}")
+    log("\n".join(found["summary"].splitlines()[:30]))
+    return {"path": args.profile, **found}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -350,11 +372,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="PATHS",
         help="also measure a gateway whose plugin chain is these dotted paths (comma-separated, as PLUGINS)",
     )
+    parser.add_argument(
+        "--profile",
+        default="gateway-stateless-fast",
+        metavar="PATH",
+        help="after the runs, sample a gateway worker with py-spy while PATH is driven ('' to skip; "
+        "default gateway-stateless-fast, skipped with --quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 s runs, one round, concurrency 1 and 10")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results directory (default bench/results)")
     args = parser.parse_args(argv)
     if args.quick:
         args.duration, args.rounds = 2.0, 1
+        if args.profile == "gateway-stateless-fast":
+            args.profile = ""
         if args.concurrency == [1, 10, 50]:
             args.concurrency = [1, 10]
     if args.duration < 1 or args.rounds < 1 or min(args.concurrency) < 1:

@@ -50,3 +50,36 @@ def test_wrk_driver_counts_jsonrpc_errors() -> None:
     assert summary["requests"] > 0
     assert summary["errors"] == summary["requests"]
     assert "unknown tool: missing" in summary["first_error"]
+
+
+def test_profile_samples_a_server_under_load(tmp_path: Path) -> None:
+    """bench.profile drives a path while py-spy samples the server; the summary names its code."""
+    from bench import driver, messages
+    from bench.procs import GroupServer, free_port
+    from bench.profile import busiest_worker, profile_path
+
+    port = free_port()
+    upstream = GroupServer([sys.executable, "-m", "bench.upstreams.fast", "--port", str(port)], port=port)
+    with upstream:
+        load = driver.Load(f"{upstream.url}/mcp", messages.tools_call("echo"))
+        found = profile_path(load, busiest_worker(upstream.proc.pid), tmp_path / "run-profile", seconds=2)
+    assert found["rps"] > 0
+    folded = (tmp_path / "run-profile.folded").read_text()
+    assert sum(int(line.rpartition(" ")[2]) for line in folded.splitlines() if line.strip()) > 0
+    summary = (tmp_path / "run-profile.txt").read_text()
+    assert "fast.py" in summary
+    assert "## own time by package" in summary
+
+
+def test_profile_summary_counts_own_and_inclusive_samples() -> None:
+    from bench.profile import summarize
+
+    folded = (
+        "main (app.py:1);handle (apps/catalog/invoke.py:10);send (site-packages/httpx/x.py:5) 3\n"
+        "main (app.py:1);handle (apps/catalog/invoke.py:10) 1\n"
+    )
+    text = summarize(folded)
+    assert text.startswith("4 samples")
+    assert " 75.0%  send (site-packages/httpx/x.py:5)" in text
+    assert "100.0%  handle (apps/catalog/invoke.py:10)" in text  # inclusive: both stacks pass through it
+    assert " 75.0%  httpx" in text and " 25.0%  apps/catalog" in text
