@@ -15,7 +15,7 @@ urlpatterns = [
     path("tokens", views.TokensView.as_view(), name="tokens"),
     path("tokens/admin/all", views.AdminTokensView.as_view(), name="tokens-admin-all"),
     path("tokens/admin/<str:token_id>", views.AdminTokenRevokeView.as_view(), name="tokens-admin-revoke"),
-    path("tokens/teams/<str:team_id>", views.TokensView.as_view(), name="tokens-team"),
+    path("tokens/teams/<str:team_id>", views.TeamTokensView.as_view(), name="tokens-team"),
     path("tokens/<str:token_id>", views.TokenDetailView.as_view(), name="token"),
     path("tokens/<str:token_id>/usage", views.TokenUsageView.as_view(), name="token-usage"),
 ]

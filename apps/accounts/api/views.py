@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import AllowAny
@@ -132,6 +133,7 @@ class AdminUsersView(ServiceAPIView):
 
     permission_classes = [IsPlatformAdmin]
 
+    @extend_schema(operation_id="v1_auth_email_admin_users_list")
     def get(self, request: Request) -> Response:
         """Every user, optionally paged with limit/offset."""
         users = User.objects.order_by("email")
@@ -244,6 +246,7 @@ class TokensView(ServiceAPIView):
         if not has_permission(self.principal(), permission, team=team):
             raise services.PermissionDenied(permission)
 
+    @extend_schema(operation_id="v1_tokens_list")
     def get(self, request: Request, team_id: str | None = None) -> Response:
         """List tokens: one's own, or (per team) the team's tokens visible to the caller."""
         principal = self.principal()
@@ -290,6 +293,15 @@ def _own_token_or_404(view: ServiceAPIView, token_id: str) -> ApiToken:
     if token is None:
         raise Http404
     return token
+
+
+class TeamTokensView(TokensView):
+    """GET/POST /v1/tokens/teams/{team_id}: a team's API tokens."""
+
+    @extend_schema(operation_id="v1_tokens_teams_list")
+    def get(self, request: Request, team_id: str | None = None) -> Response:
+        """The team's tokens visible to the caller."""
+        return super().get(request, team_id)
 
 
 class TokenDetailView(ServiceAPIView):

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -75,6 +76,7 @@ class TeamsView(ServiceAPIView):
 
     serializer_class = TeamSerializer  # OpenAPI hint
 
+    @extend_schema(operation_id="v1_teams_list")
     def get(self, request: Request) -> Response:
         """The caller's teams (every team for platform admins)."""
         principal = self.principal()
@@ -314,6 +316,7 @@ class RolesView(ServiceAPIView):
 
     serializer_class = RoleSerializer  # OpenAPI hint
 
+    @extend_schema(operation_id="v1_rbac_roles_list")
     def get(self, request: Request) -> Response:
         """Every role (any signed-in caller may read the catalogue of roles)."""
         return Response(RoleSerializer(Role.objects.select_related("created_by"), many=True).data)
