@@ -122,31 +122,38 @@ class UpstreamPool:
         conn = self._connections.get(key)
         if conn is not None and not conn.closed:
             return conn
-        lock = self._connect_locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                conn = self._connections.get(key)
-                if conn is not None and not conn.closed:
-                    return conn
-                await self._make_room(target)
-                attempt = 0
-                while True:
-                    conn = UpstreamConnection(target, key, self.config, self.on_event)
-                    try:
-                        await conn.open()
-                    except CatalogError as exc:
-                        if exc.code == "unavailable" and attempt < self.config.connect_retries:
-                            attempt += 1
-                            await asyncio.sleep(self.config.retry_backoff * 2 ** (attempt - 1))
-                            continue
-                        raise
-                    self._connections[key] = conn
-                    self._upstream(target).keys.add(key)
-                    self._start_reaper()
-                    return conn
-        finally:
-            if key not in self._connections and not lock.locked():
-                self._connect_locks.pop(key, None)  # a scope that never opened leaves nothing behind
+        while True:
+            lock = self._connect_locks.setdefault(key, asyncio.Lock())
+            try:
+                async with lock:
+                    if self._connect_locks.get(key) is not lock:
+                        continue  # retired (its scope was forgotten) while we waited: queue on the current one
+                    conn = self._connections.get(key)
+                    if conn is not None and not conn.closed:
+                        return conn
+                    await self._make_room(target)
+                    return await self._open(target, key)
+            finally:
+                if key not in self._connections and not lock.locked() and self._connect_locks.get(key) is lock:
+                    del self._connect_locks[key]  # a scope that never opened leaves nothing behind
+
+    async def _open(self, target: UpstreamTarget, key: str) -> UpstreamConnection:
+        """Open the scope's session (retrying an unreachable upstream with backoff) and pool it."""
+        attempt = 0
+        while True:
+            conn = UpstreamConnection(target, key, self.config, self.on_event)
+            try:
+                await conn.open()
+            except CatalogError as exc:
+                if exc.code == "unavailable" and attempt < self.config.connect_retries:
+                    attempt += 1
+                    await asyncio.sleep(self.config.retry_backoff * 2 ** (attempt - 1))
+                    continue
+                raise
+            self._connections[key] = conn
+            self._upstream(target).keys.add(key)
+            self._start_reaper()
+            return conn
 
     def _forget(self, key: str) -> UpstreamConnection | None:
         """Drop a scope's bookkeeping; returns its connection (for the caller to close)."""
