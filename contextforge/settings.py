@@ -313,6 +313,12 @@ MCP_UPSTREAM_KEEPALIVE_SECONDS = env_int("MCP_UPSTREAM_KEEPALIVE_SECONDS", 60, m
 MCP_UPSTREAM_BREAKER_THRESHOLD = env_int("MCP_UPSTREAM_BREAKER_THRESHOLD", 5, minimum=1)
 MCP_UPSTREAM_BREAKER_COOLDOWN = env_int("MCP_UPSTREAM_BREAKER_COOLDOWN", 30, minimum=1)
 MCP_FEDERATION_MAX_HOPS = env_int("MCP_FEDERATION_MAX_HOPS", 4, minimum=1, maximum=32)
+# Sessions one worker keeps open to one upstream (one per credential scope, forwarded headers included).
+MCP_UPSTREAM_MAX_SESSIONS = env_int("MCP_UPSTREAM_MAX_SESSIONS", 64, minimum=1, maximum=10000)
+# Header passthrough (apps/catalog/passthrough.py): callers' headers named on a gateway's
+# passthrough_headers (or on this default list when the gateway names none) reach its upstream.
+ENABLE_HEADER_PASSTHROUGH = env_bool("ENABLE_HEADER_PASSTHROUGH", False)
+PASSTHROUGH_HEADERS_DEFAULT = env_list("PASSTHROUGH_HEADERS_DEFAULT", [])
 
 # --- Catalog and plugins -----------------------------------------------------------
 

@@ -11,7 +11,9 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog"
 
     def ready(self) -> None:
-        """Writes that change what callers resolve drop every worker's memoised answers."""
-        from . import hotcache
+        """Writes that change what callers resolve drop every worker's memoised answers; a bad
+        PASSTHROUGH_HEADERS_DEFAULT stops the process before it serves."""
+        from . import hotcache, passthrough
 
         hotcache.connect()
+        passthrough.check_default_list()

@@ -2,7 +2,8 @@
 
 resolve under the caller's visibility (and token scope) → validate arguments → plugin
 pre-hook → dispatch to the owning runtime (REST adapter here; MCP/A2A runtimes from
-``runtimes``) → plugin post-hook → metrics → plain SPI result. Failures are
+``runtimes``; an upstream gateway's target carries the caller's allowed headers, see
+``passthrough``) → plugin post-hook → metrics → plain SPI result. Failures are
 ``CatalogError``s with the SPI codes.
 """
 
@@ -28,7 +29,7 @@ from apps.plugins.registry import registry as plugins
 from apps.protocols.spi import CallOptions, CatalogError, PromptResult, ResourceContents, ToolResult, UpstreamTarget
 from apps.teams.permissions import has_permission
 
-from . import hotcache, metrics, runtimes, selectors
+from . import hotcache, metrics, passthrough, runtimes, selectors
 from .crypto import DecryptionError
 from .errors import InvalidInput, NotFound
 from .models import IntegrationType, InvocationMetric, Prompt, Resource
@@ -148,6 +149,7 @@ class _ToolPlan:
     target: UpstreamTarget | None
     timeout: float | None
     validator: Any = None
+    passthrough: passthrough.Policy | None = None
 
 
 def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolPlan:
@@ -157,7 +159,7 @@ def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolP
     )
     if not may_run:
         raise CatalogError("forbidden", f"you may not execute tool {name!r}")
-    rest = target = None
+    rest = target = policy = None
     timeout = tool.timeout_ms / 1000 if tool.timeout_ms else None
     if tool.integration_type == IntegrationType.REST:
         headers, query = auth_headers(tool.auth_type, tool_credentials(tool))
@@ -198,6 +200,7 @@ def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolP
                 {"upstream": tool.gateway.name, "gateway_id": str(tool.gateway.pk)},
             )
         target = upstream_target(tool.gateway)
+        policy = passthrough.policy_for(tool.gateway)
         timeout = timeout or tool.gateway.timeout_seconds
     return _ToolPlan(
         str(tool.pk),
@@ -209,6 +212,7 @@ def _plan_tool(principal: Principal, name: str, server_id: str | None) -> _ToolP
         target,
         timeout,
         schema_validator(tool.input_schema),
+        policy,
     )
 
 
@@ -254,7 +258,8 @@ async def call_tool(
             result = await call_rest(plan.rest, arguments, seconds=timeout)
         else:
             runner = _runtime(plan.integration_type, "call_tool")
-            result = await _within(runner(plan.target, plan.original_name, arguments, options), timeout, "tool")
+            target = passthrough.forward(plan.target, plan.passthrough, options.headers)
+            result = await _within(runner(target, plan.original_name, arguments, options), timeout, "tool")
         if plugins.chain("tool_post_invoke"):
             post = await _hook(
                 "tool_post_invoke",
@@ -290,7 +295,7 @@ def _plan_resource(principal: Principal, uri: str, server_id: str | None, resour
             template = selectors.resolve_federated_template(principal, uri, server_id)
             if not template.gateway.enabled:
                 raise
-            return str(template.pk), upstream_target(template.gateway), False
+            return str(template.pk), upstream_target(template.gateway), False, passthrough.policy_for(template.gateway)
     if resource.gateway_id is None:
         if resource.binary_content is not None:
             blob = base64.b64encode(bytes(resource.binary_content)).decode()
@@ -301,10 +306,10 @@ def _plan_resource(principal: Principal, uri: str, server_id: str | None, resour
                     uri=resource.uri, mime_type=resource.mime_type or None, text=resource.text_content or ""
                 )
             ]
-        return str(resource.pk), contents, False
+        return str(resource.pk), contents, False, None
     if not resource.gateway.enabled:
         raise NotFound(f"resource {uri!r} not found")
-    return str(resource.pk), upstream_target(resource.gateway), True
+    return str(resource.pk), upstream_target(resource.gateway), True, passthrough.policy_for(resource.gateway)
 
 
 async def read_resource(
@@ -324,9 +329,14 @@ async def read_resource(
         payload = await _hook("resource_pre_fetch", principal, {"uri": uri, "server_id": server_id})
         uri = payload.get("uri", uri)
         # cacheable: a concrete federated resource (a template's reads are keyed by URI, never cached)
-        resource_id, plan, cacheable = await sync_to_async(_plan_resource)(principal, uri, server_id, resource_id)
+        resource_id, plan, cacheable, policy = await sync_to_async(_plan_resource)(
+            principal, uri, server_id, resource_id
+        )
         metric.entity_id, metric.entity_name = resource_id, uri
         if isinstance(plan, UpstreamTarget):
+            target = passthrough.forward(plan, policy, options.headers)
+            # What an upstream answers may depend on forwarded headers: such reads bypass the shared cache.
+            cacheable = cacheable and target is plan
             key = resource_cache_key(resource_id)
             cached = await cache.aget(key) if settings.RESOURCE_CACHE_TTL and cacheable else None
             if cached is not None:
@@ -334,7 +344,7 @@ async def read_resource(
             else:
                 reader = _runtime("MCP", "read_resource")
                 contents = list(
-                    await _within(reader(plan, uri, options), options.timeout or plan.timeout, "resource read")
+                    await _within(reader(target, uri, options), options.timeout or plan.timeout, "resource read")
                 )
                 size = sum(len(c.text or "") + len(c.blob or "") for c in contents)
                 if size > settings.RESOURCE_MAX_BYTES * 4 // 3:
@@ -372,12 +382,13 @@ def _plan_prompt(principal: Principal, name: str, server_id: str | None, prompt_
             raise NotFound(f"prompt {prompt_id} not found")
     else:
         prompt = selectors.resolve_prompt(principal, name, server_id)
-    target = None
+    target = policy = None
     if prompt.gateway_id is not None:
         if not prompt.gateway.enabled:
             raise NotFound(f"prompt {name!r} not found")
         target = upstream_target(prompt.gateway)
-    return prompt, target
+        policy = passthrough.policy_for(prompt.gateway)
+    return prompt, target, policy
 
 
 async def get_prompt(
@@ -394,7 +405,7 @@ async def get_prompt(
     metric = _Metric(InvocationMetric.Kind.PROMPT, principal, server_id)
     error: CatalogError | None = None
     try:
-        prompt, target = await sync_to_async(_plan_prompt)(principal, name, server_id, prompt_id)
+        prompt, target, policy = await sync_to_async(_plan_prompt)(principal, name, server_id, prompt_id)
         name = name or prompt.name
         metric.entity_id, metric.entity_name = str(prompt.pk), name
         arguments = check_prompt_arguments(prompt.arguments, arguments)
@@ -410,6 +421,7 @@ async def get_prompt(
             )
         else:
             getter = _runtime("MCP", "get_prompt")
+            target = passthrough.forward(target, policy, options.headers)
             result = await _within(getter(target, prompt.original_name, arguments, options), options.timeout, "prompt")
         post = await _hook(
             "prompt_post_fetch", principal, {"name": name, "server_id": server_id, "result": asdict(result)}

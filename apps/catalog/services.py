@@ -25,7 +25,7 @@ from apps.protocols.spi import PromptSpec, ResourceSpec, ResourceTemplateSpec, T
 from apps.teams.models import Team, Visibility
 from apps.teams.permissions import has_permission
 
-from . import runtimes
+from . import passthrough, runtimes
 from .content import normalise_content
 from .crypto import decrypt_json, encrypt_json
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
@@ -342,10 +342,7 @@ def _apply_gateway(gateway: Gateway, data: dict[str, Any]) -> None:
     if "env" in data:
         gateway.env = clean_str_map("env", data["env"], max_items=256)
     if "passthrough_headers" in data:
-        names = data["passthrough_headers"] or []
-        if not isinstance(names, list):
-            raise InvalidInput("must be a list of header names", "passthrough_headers")
-        gateway.passthrough_headers = list(clean_headers("passthrough_headers", dict.fromkeys(names, "")))
+        gateway.passthrough_headers = passthrough.clean_allow_list("passthrough_headers", data["passthrough_headers"])
     if "timeout_seconds" in data:
         timeout = data["timeout_seconds"]
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)):

@@ -14,7 +14,7 @@ core dispatches federated calls to it after policy and plugins have run.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -62,7 +62,8 @@ class CatalogError(Exception):
     ``code`` is one of: not_found (also used for forbidden, so existence does not
     leak), invalid_arguments, unavailable (upstream down or circuit open), timeout,
     cancelled, forbidden (the caller can see the object but lacks the permission),
-    internal.
+    loop (a federation loop: the request already passed through this gateway, or
+    through too many), internal.
     """
 
     def __init__(self, code: str, message: str, data: dict[str, Any] | None = None) -> None:
@@ -193,6 +194,9 @@ class CallOptions:
     ``on_progress`` relays progress to the caller, ``request_client`` sends a request
     (sampling, elicitation, roots) to the calling client and awaits its answer,
     ``on_log`` relays upstream log messages. ``meta`` is the request's ``_meta``.
+    ``headers`` are the caller's HTTP request (or WebSocket handshake) headers by
+    lowercase name, as the transport received them; the core decides which of them an
+    upstream may see (header passthrough), so a runtime never reads them.
     """
 
     timeout: float | None = None
@@ -204,11 +208,17 @@ class CallOptions:
     meta: dict[str, Any] = field(default_factory=dict)
     client_protocol_version: str | None = None
     client_capabilities: dict[str, Any] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class UpstreamTarget:
-    """Where a federated entity lives: the gateway record, decrypted for the runtime."""
+    """Where a federated entity lives: the gateway record, decrypted for the runtime.
+
+    ``headers`` go on every HTTP request to the upstream: the gateway's own credential
+    headers, plus the caller's forwarded ones when header passthrough applies (so they
+    are part of the credential scope a pooled session is shared under).
+    """
 
     gateway_id: str
     name: str

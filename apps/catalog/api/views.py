@@ -39,6 +39,7 @@ CATALOG_ERROR_STATUS = {
     "unavailable": 503,
     "timeout": 504,
     "cancelled": 499,
+    "loop": 508,
 }
 ACTIVATE = OpenApiParameter("activate", bool, description="true to enable, false to disable", default=True)
 

@@ -85,7 +85,9 @@ class RequestContext:
     log messages) back on the stream of the current request; None when the transport
     has no way to deliver them (plain JSON answers). ``default_revision`` is the revision
     used for handshake-era requests that arrive with no session (the /rpc endpoint).
-    ``stream_key`` names the connection or session for cancellation.
+    ``stream_key`` names the connection or session for cancellation. ``caller_headers``
+    (lowercase names) are the HTTP request's or WebSocket handshake's headers, captured
+    once by the transport and handed to the core with each call (header passthrough).
     """
 
     services: CoreServices
@@ -99,3 +101,4 @@ class RequestContext:
     stream_key: str = ""
     server_name: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    caller_headers: Mapping[str, str] | None = None

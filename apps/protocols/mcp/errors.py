@@ -16,6 +16,7 @@ from mcp_types import (
 )
 
 __all__ = [
+    "FEDERATION_LOOP",
     "HEADER_MISMATCH",
     "INTERNAL_ERROR",
     "INVALID_PARAMS",
@@ -32,6 +33,9 @@ __all__ = [
 
 #: MCP's "resource not found" (resources/read of an unknown URI).
 RESOURCE_NOT_FOUND = -32002
+#: A federation loop: the request already passed through this gateway, or through too many
+#: (a server-defined code; gateways pass it back unchanged so the caller sees where it looped).
+FEDERATION_LOOP = -32050
 #: A request cancelled by the client (used only internally; cancelled requests get no reply).
 REQUEST_CANCELLED = -32800
 

@@ -21,7 +21,7 @@ from apps.protocols.spi import CallOptions, CatalogError
 
 from . import cursors, shapes
 from .context import RequestContext, principal_key
-from .errors import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, RpcError
+from .errors import FEDERATION_LOOP, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, RpcError
 from .inflight import RELAY_CHANNEL, inflight, pending
 from .revisions import SUPPORTED_REVISIONS, is_modern, negotiate
 from .suspended import SuspendedCall, suspended
@@ -73,7 +73,7 @@ class Call:
         return session.log_level if session is not None else None
 
     def options(self) -> CallOptions:
-        """Per-call plumbing for the SPI: progress and log relays, meta, client facts."""
+        """Per-call plumbing for the SPI: progress and log relays, meta, client facts, caller headers."""
         token = self.meta.get("progressToken")
         if not (isinstance(token, str) or (isinstance(token, int) and not isinstance(token, bool))):
             token = None
@@ -86,6 +86,7 @@ class Call:
             meta=self.meta,
             client_protocol_version=self.revision,
             client_capabilities=self.client_capabilities,
+            headers=self.context.caller_headers or {},
         )
 
     async def _progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
@@ -159,6 +160,8 @@ def catalog_error(exc: CatalogError) -> RpcError:
     """The JSON-RPC error a catalog failure becomes ("missing" and "forbidden" look alike)."""
     if exc.code in ("not_found", "forbidden", "invalid_arguments"):
         return RpcError(INVALID_PARAMS, exc.message, exc.data or None)
+    if exc.code == "loop":
+        return RpcError(FEDERATION_LOOP, exc.message, exc.data or None)
     return RpcError(INTERNAL_ERROR, exc.message)
 
 

@@ -43,6 +43,7 @@ class RPCEndpoint(HTTPEndpoint):
             transport="rpc",
             default_revision=LATEST_HANDSHAKE,
             stream_key=f"rpc-{secrets.token_hex(8)}",
+            caller_headers=caller.headers,
         )
         response = await handle_message(context, message)
         if response is None:

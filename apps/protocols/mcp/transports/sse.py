@@ -96,6 +96,7 @@ class SSEMessageEndpoint(HTTPEndpoint):
             stream_key=session.id,
             server_name=caller.server.name if caller.server else None,
             default_revision=None,
+            caller_headers=caller.headers,
         )
         await send_status(send, 202)
         task = asyncio.create_task(_handle(context, message))

@@ -113,6 +113,7 @@ class StreamableHTTPEndpoint(HTTPEndpoint):
             headers=headers,
             stream_key=session.id if session else f"http-{secrets.token_hex(8)}",
             server_name=caller.server.name if caller.server else None,
+            caller_headers=headers,
         )
         if not _has_request(message):
             response = await handle_message(context, message)

@@ -77,6 +77,7 @@ class WebSocketEndpoint:
             send=emit,
             stream_key=session.id,
             server_name=server.name if server else None,
+            caller_headers=headers,
         )
         tasks: set[asyncio.Task] = set()
 

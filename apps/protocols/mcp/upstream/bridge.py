@@ -32,6 +32,7 @@ from starlette.routing import Mount, Route
 
 from apps.protocols.spi import CallOptions, CatalogError, UpstreamTarget
 
+from ..errors import FEDERATION_LOOP
 from .runtime import MCPUpstreamRuntime
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ _ERROR_CODES = {
     "invalid_arguments": types.INVALID_PARAMS,
     "timeout": types.REQUEST_TIMEOUT,
     "unavailable": types.INTERNAL_ERROR,
+    "loop": FEDERATION_LOOP,
 }
 
 _CLIENT_REQUESTS: dict[str, tuple[type, type]] = {

@@ -24,6 +24,7 @@ class PoolConfig:
     retry_backoff: float = 0.2
     restart_backoff_max: float = 30.0
     max_hops: int = 4
+    max_sessions: int = 64
     max_pages: int = 1000
     instance_id: str = "contextforge"
 
@@ -45,5 +46,6 @@ class PoolConfig:
             breaker_threshold=settings.MCP_UPSTREAM_BREAKER_THRESHOLD,
             breaker_cooldown=float(settings.MCP_UPSTREAM_BREAKER_COOLDOWN),
             max_hops=settings.MCP_FEDERATION_MAX_HOPS,
+            max_sessions=settings.MCP_UPSTREAM_MAX_SESSIONS,
             instance_id=instance,
         )

@@ -109,7 +109,6 @@ class UpstreamConnection:
                         instance_id=self.config.instance_id,
                         connect_timeout=self.config.connect_timeout,
                         ended=ended,
-                        scope_key=self.key,
                     ),
                     mode=connect_mode(self.target.protocol_version),
                     cache=None,

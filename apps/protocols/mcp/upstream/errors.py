@@ -7,6 +7,8 @@ from mcp.shared.exceptions import MCPError
 
 from apps.protocols.spi import CatalogError
 
+from ..errors import FEDERATION_LOOP
+
 __all__ = ["ConnectionLost", "is_connection_failure", "translate"]
 
 
@@ -43,6 +45,10 @@ def translate(exc: BaseException, upstream: str) -> CatalogError:
         return CatalogError(
             "unavailable", f"upstream {upstream} is unreachable: {_describe(exc)}", {"upstream": upstream}
         )
+    if isinstance(exc, MCPError) and exc.code == FEDERATION_LOOP:
+        # A gateway further on found the loop: say so unchanged, with the way it came.
+        data = exc.error.data if isinstance(exc.error.data, dict) else {}
+        return CatalogError("loop", f"upstream {upstream}: {exc.error.message}", {**data, "upstream": upstream})
     if isinstance(exc, MCPError):
         code = "invalid_arguments" if exc.code == types.INVALID_PARAMS else "internal"
         if exc.code == types.METHOD_NOT_FOUND:

@@ -4,11 +4,14 @@ The client credentials grant runs unattended: the provider finds the authorizati
 server through the upstream's protected resource metadata (RFC 9728) and the server's
 metadata (RFC 8414), asks the token endpoint, and repeats when the token expires or the
 upstream answers 401. Tokens live only in this worker's memory (one store per
-credential scope, shared by reconnects), never at rest.
+upstream and OAuth client, shared by reconnects and by the sessions of callers whose
+forwarded headers differ), never at rest.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 import httpx2
@@ -49,7 +52,13 @@ class MemoryTokenStorage:
 _stores: dict[str, MemoryTokenStorage] = {}
 
 
-def oauth_auth(target: UpstreamTarget, scope_key: str) -> httpx2.Auth | None:
+def _store_key(target: UpstreamTarget, config: dict[str, Any]) -> str:
+    """The upstream and OAuth client a token belongs to (forwarded caller headers play no part)."""
+    material = json.dumps([target.gateway_id, target.url, sorted((k, str(v)) for k, v in config.items())])
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def oauth_auth(target: UpstreamTarget) -> httpx2.Auth | None:
     """The httpx2 auth flow for an OAuth upstream, or None when it does not use OAuth."""
     config: dict[str, Any] = target.oauth or {}
     if not config:
@@ -63,7 +72,7 @@ def oauth_auth(target: UpstreamTarget, scope_key: str) -> httpx2.Auth | None:
     missing = [k for k in ("client_id", "client_secret") if not config.get(k)]
     if missing:
         raise CatalogError("invalid_arguments", f"upstream {target.name}: oauth config needs {', '.join(missing)}")
-    storage = _stores.setdefault(scope_key, MemoryTokenStorage())
+    storage = _stores.setdefault(_store_key(target, config), MemoryTokenStorage())
     return ClientCredentialsOAuthProvider(
         server_url=target.url or "",
         storage=storage,

@@ -12,7 +12,10 @@ One ``UpstreamPool`` per event loop (a worker's loop; a Celery task's loop) hold
    idempotent (never a tools/call that may have reached the upstream).
 
 A background reaper closes sessions idle longer than ``idle_seconds`` and pings
-sessions that have been quiet for ``keepalive_seconds``.
+sessions that have been quiet for ``keepalive_seconds``. Callers whose forwarded headers
+differ (header passthrough) get sessions of their own, so the sessions per upstream are
+also bounded in number (``max_sessions``): a new scope beyond it closes the least
+recently used idle one, and is refused while every one of them is busy.
 """
 
 from __future__ import annotations
@@ -119,26 +122,68 @@ class UpstreamPool:
         conn = self._connections.get(key)
         if conn is not None and not conn.closed:
             return conn
-        lock = self._connect_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            conn = self._connections.get(key)
-            if conn is not None and not conn.closed:
-                return conn
-            attempt = 0
-            while True:
-                conn = UpstreamConnection(target, key, self.config, self.on_event)
-                try:
-                    await conn.open()
-                except CatalogError as exc:
-                    if exc.code == "unavailable" and attempt < self.config.connect_retries:
-                        attempt += 1
-                        await asyncio.sleep(self.config.retry_backoff * 2 ** (attempt - 1))
-                        continue
-                    raise
-                self._connections[key] = conn
-                self._upstream(target).keys.add(key)
-                self._start_reaper()
-                return conn
+        while True:
+            lock = self._connect_locks.setdefault(key, asyncio.Lock())
+            try:
+                async with lock:
+                    if self._connect_locks.get(key) is not lock:
+                        continue  # retired (its scope was forgotten) while we waited: queue on the current one
+                    conn = self._connections.get(key)
+                    if conn is not None and not conn.closed:
+                        return conn
+                    await self._make_room(target)
+                    return await self._open(target, key)
+            finally:
+                if key not in self._connections and not lock.locked() and self._connect_locks.get(key) is lock:
+                    del self._connect_locks[key]  # a scope that never opened leaves nothing behind
+
+    async def _open(self, target: UpstreamTarget, key: str) -> UpstreamConnection:
+        """Open the scope's session (retrying an unreachable upstream with backoff) and pool it."""
+        attempt = 0
+        while True:
+            conn = UpstreamConnection(target, key, self.config, self.on_event)
+            try:
+                await conn.open()
+            except CatalogError as exc:
+                if exc.code == "unavailable" and attempt < self.config.connect_retries:
+                    attempt += 1
+                    await asyncio.sleep(self.config.retry_backoff * 2 ** (attempt - 1))
+                    continue
+                raise
+            self._connections[key] = conn
+            self._upstream(target).keys.add(key)
+            self._start_reaper()
+            return conn
+
+    def _forget(self, key: str) -> UpstreamConnection | None:
+        """Drop a scope's bookkeeping; returns its connection (for the caller to close)."""
+        conn = self._connections.pop(key, None)
+        lock = self._connect_locks.get(key)
+        if lock is not None and not lock.locked():
+            del self._connect_locks[key]
+        if conn is not None:
+            state = self._upstreams.get(conn.target.gateway_id)
+            if state is not None:
+                state.keys.discard(key)
+        return conn
+
+    async def _make_room(self, target: UpstreamTarget) -> None:
+        """Before a new scope opens: keep at most ``max_sessions`` sessions to this upstream."""
+        state = self._upstream(target)
+        live = [self._connections[k] for k in state.keys if k in self._connections]
+        if len(live) < self.config.max_sessions:
+            return
+        idle = [c for c in live if c.in_flight == 0 and not c.subscriptions]
+        if not idle:
+            raise CatalogError(
+                "unavailable",
+                f"upstream {target.name} has {len(live)} sessions in use in this worker (the most allowed)",
+                {"upstream": target.name},
+            )
+        oldest = min(idle, key=lambda c: c.last_used)
+        logger.info("upstream %s: closing the least recently used of %d sessions", target.name, len(live))
+        self._forget(oldest.key)
+        await oldest.close()
 
     # --- calls --------------------------------------------------------------------
 
@@ -265,11 +310,11 @@ class UpstreamPool:
         now = time.monotonic()
         for key, conn in list(self._connections.items()):
             if conn.closed:
-                self._connections.pop(key, None)
+                self._forget(key)
                 continue
             if conn.in_flight == 0 and now - conn.last_used > self.config.idle_seconds:
                 logger.info("upstream %s: closing idle session", conn.name)
-                self._connections.pop(key, None)
+                self._forget(key)
                 await conn.close()
             elif (
                 conn.state == "ready"
@@ -283,11 +328,11 @@ class UpstreamPool:
 
     async def close_upstream(self, gateway_id: str) -> None:
         """Close every session of one upstream (it was edited or deleted)."""
-        state = self._upstreams.pop(gateway_id, None)
         for key, conn in list(self._connections.items()):
             if conn.target.gateway_id == gateway_id:
-                self._connections.pop(key, None)
+                self._forget(key)
                 await conn.close()
+        state = self._upstreams.pop(gateway_id, None)
         if state is not None:
             state.keys.clear()
 

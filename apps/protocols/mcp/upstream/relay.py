@@ -45,7 +45,7 @@ def hop_meta(options: CallOptions, instance_id: str, max_hops: int, upstream: st
         hops = []
     if instance_id in hops or len(hops) >= max_hops:
         raise CatalogError(
-            "unavailable",
+            "loop",
             f"federation loop: the request to upstream {upstream} already passed through "
             f"{len(hops)} gateway(s) including this one"
             if instance_id in hops

@@ -153,16 +153,14 @@ async def _streamable_http(
         yield streams
 
 
-def _opener(
-    target: UpstreamTarget, *, instance_id: str, connect_timeout: float, scope_key: str
-) -> AbstractAsyncContextManager:
+def _opener(target: UpstreamTarget, *, instance_id: str, connect_timeout: float) -> AbstractAsyncContextManager:
     transport = normalize_transport(target.transport)
     if transport == "STDIO":
         return _stdio(target)
     if not target.url:
         raise ValueError(f"upstream {target.name}: a {transport} upstream needs a url")
     headers = {**target.headers, VIA_HEADER: instance_id}
-    auth = oauth_auth(target, scope_key)
+    auth = oauth_auth(target)
     if transport == "STREAMABLEHTTP":
         return _streamable_http(target, headers, connect_timeout, auth)
     if transport == "SSE":
@@ -180,9 +178,9 @@ def _opener(
 
 @asynccontextmanager
 async def open_transport(
-    target: UpstreamTarget, *, instance_id: str, connect_timeout: float, ended: anyio.Event, scope_key: str = ""
+    target: UpstreamTarget, *, instance_id: str, connect_timeout: float, ended: anyio.Event
 ) -> AsyncIterator[TransportStreams]:
     """Open the target's transport; ``ended`` is set when its read side stops."""
-    opener = _opener(target, instance_id=instance_id, connect_timeout=connect_timeout, scope_key=scope_key)
+    opener = _opener(target, instance_id=instance_id, connect_timeout=connect_timeout)
     async with opener as (read, write):
         yield WatchedReadStream(read, ended), write

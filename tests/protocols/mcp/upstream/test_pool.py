@@ -195,3 +195,38 @@ def test_breaker_half_open_allows_one_trial() -> None:
     assert breaker.allow() and not breaker.allow()  # one trial at a time
     breaker.record_success()
     assert breaker.state == "closed" and breaker.allow()
+
+
+async def test_forwarded_headers_get_their_own_sessions_and_the_count_stays_bounded(http_server) -> None:
+    runtime = MCPUpstreamRuntime(dataclasses.replace(TEST_CONFIG, max_sessions=2))
+    base = http_target(http_server, gateway_id="tenants")
+
+    def tenant(name: str) -> UpstreamTarget:
+        return dataclasses.replace(base, headers={"X-Tenant-Id": name})
+
+    def sessions() -> list[dict]:
+        return runtime.pool().stats()["tenants"]["sessions"]
+
+    try:
+        for name in ("t0", "t1", "t2", "t3", "t1"):
+            seen = await runtime.call_tool(tenant(name), "show_meta", {}, CallOptions())
+            assert seen.structured_content["headers"]["x-tenant-id"] == name  # its own session, its own value
+            assert len(sessions()) <= 2
+        assert len(runtime.pool()._connect_locks) <= 2  # closed scopes leave no bookkeeping behind
+
+        # Every session busy: a new scope is refused rather than opening a third.
+        busy = [
+            asyncio.create_task(runtime.call_tool(tenant(n), "slow", {"seconds": 1.5}, CallOptions()))
+            for n in ("t1", "t3")
+        ]
+        async with asyncio.timeout(10):
+            while sum(s["in_flight"] for s in sessions()) < 2:
+                await asyncio.sleep(0.02)
+        with pytest.raises(CatalogError) as refused:
+            await runtime.call_tool(tenant("t9"), "echo", {"text": "x"}, CallOptions())
+        assert refused.value.code == "unavailable" and "sessions in use" in refused.value.message
+        await asyncio.gather(*busy)
+        seen = await runtime.call_tool(tenant("t9"), "show_meta", {}, CallOptions())
+        assert seen.structured_content["headers"]["x-tenant-id"] == "t9" and len(sessions()) == 2
+    finally:
+        await runtime.shutdown()

@@ -139,10 +139,10 @@ async def test_hop_marker_is_forwarded_and_loops_are_refused(runtime: MCPUpstrea
     assert seen.structured_content["headers"].get("x-contextforge-via") == "test-gateway"
     with pytest.raises(CatalogError) as loop:
         await runtime.call_tool(target, "echo", {"text": "x"}, CallOptions(meta={HOPS_META_KEY: ["test-gateway"]}))
-    assert "federation loop" in loop.value.message and target.name in loop.value.message
+    assert loop.value.code == "loop" and "federation loop" in loop.value.message and target.name in loop.value.message
     with pytest.raises(CatalogError) as too_far:
         await runtime.call_tool(target, "echo", {"text": "x"}, CallOptions(meta={HOPS_META_KEY: list("abcd")}))
-    assert "hops" in too_far.value.message
+    assert too_far.value.code == "loop" and "hops" in too_far.value.message
 
 
 async def test_unreachable_and_non_mcp_urls_fail_clearly(runtime: MCPUpstreamRuntime, http_server) -> None:
