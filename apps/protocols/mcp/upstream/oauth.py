@@ -20,6 +20,7 @@ where to start it) when there are none or the refresh token is refused.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlencode
@@ -45,6 +46,7 @@ __all__ = [
     "begin_authorization",
     "complete_authorization",
     "oauth_auth",
+    "take_failure",
 ]
 
 CLIENT_CREDENTIALS = "client_credentials"
@@ -65,6 +67,16 @@ class NeedsAuthorization(CatalogError):
             f"upstream {target.name} needs authorization: a user who may update the gateway must authorize it at {url}",
             {"upstream": target.name, "reason": "authorization_required", "authorize_url": url},
         )
+
+
+#: Why an auth flow tore a transport down, by credential scope: a call in flight on that
+#: transport only sees "connection closed", so the pool asks here for the real reason.
+_failures: dict[str, NeedsAuthorization] = {}
+
+
+def take_failure(scope_key: str) -> NeedsAuthorization | None:
+    """The authorization failure that ended the transport of a credential scope, once."""
+    return _failures.pop(scope_key, None)
 
 
 class _AuthorizationStart(Exception):
@@ -169,7 +181,9 @@ class GatewayOAuthProvider(OAuthClientProvider):
     refused with 401, and ``NeedsAuthorization`` instead of any browser flow.
     """
 
-    def __init__(self, target: UpstreamTarget, storage: GatewayTokenStorage, *, starting: bool = False) -> None:
+    def __init__(
+        self, target: UpstreamTarget, storage: GatewayTokenStorage, *, starting: bool = False, scope_key: str = ""
+    ) -> None:
         config = target.oauth
         redirect_uri = config.get("redirect_uri")
         if not redirect_uri:
@@ -188,6 +202,12 @@ class GatewayOAuthProvider(OAuthClientProvider):
         self.target = target
         self.storage = storage
         self.starting = starting
+        self.scope_key = scope_key
+
+    def _needs_authorization(self) -> NeedsAuthorization:
+        failure = NeedsAuthorization(self.target)
+        _failures[self.scope_key] = failure
+        return failure
 
     async def _initialize(self) -> None:
         await super()._initialize()
@@ -201,7 +221,8 @@ class GatewayOAuthProvider(OAuthClientProvider):
                 if not self._initialized or not self.context.is_token_valid():
                     await self._initialize()
                 if self.context.current_tokens is None:
-                    raise NeedsAuthorization(self.target)
+                    raise self._needs_authorization()
+                _failures.pop(self.scope_key, None)
         retried = False
         flow = super()._auth_flow(request)
         try:
@@ -219,7 +240,7 @@ class GatewayOAuthProvider(OAuthClientProvider):
                     # a browser authorization straight away).
                     retried = True
                     await flow.aclose()
-                    self.context.token_expiry_time = 0
+                    self.context.token_expiry_time = time.time() - 1  # (0 would read as "no expiry")
                     flow = super()._auth_flow(request)
                     outgoing = await flow.__anext__()
                     continue
@@ -232,7 +253,7 @@ class GatewayOAuthProvider(OAuthClientProvider):
     async def _perform_authorization_code_grant(self) -> tuple[str, str]:
         if not self.starting:
             await self.storage.clear_tokens()
-            raise NeedsAuthorization(self.target)
+            raise self._needs_authorization()
         # The SDK's own version awaits the browser's answer in this coroutine; here the answer
         # arrives as another request, possibly on another worker, so the URL is built the same
         # way and the state and PKCE verifier are handed to the core instead.
@@ -381,7 +402,7 @@ def oauth_auth(target: UpstreamTarget, scope_key: str) -> httpx2.Auth | None:
             f"upstream {target.name}: oauth grant_type {grant!r} is not supported (use {', '.join(GRANTS)})",
         )
     if grant == AUTHORIZATION_CODE:
-        return GatewayOAuthProvider(target, GatewayTokenStorage(_store(), target))
+        return GatewayOAuthProvider(target, GatewayTokenStorage(_store(), target), scope_key=scope_key)
     missing = [k for k in ("client_id", "client_secret") if not config.get(k)]
     if missing:
         raise CatalogError("invalid_arguments", f"upstream {target.name}: oauth config needs {', '.join(missing)}")
