@@ -42,6 +42,7 @@ __all__ = [
     "load_tokens",
     "save_client",
     "save_tokens",
+    "token_state",
 ]
 
 
@@ -208,29 +209,34 @@ def authorization_status(principal: Principal, gateway_id: str) -> dict[str, Any
     gateway = Gateway.objects.visible_to(principal, "view").filter(pk=str(gateway_id)).first()
     if gateway is None or not has_permission(principal, "gateways.read", obj=gateway):
         raise NotFound(f"gateway {gateway_id} not found")
-    grant = services.gateway_credentials(gateway).get("config", {}).get("grant_type") if gateway.auth_type else None
+    oauth = gateway.auth_type == Gateway.AuthType.OAUTH
     status: dict[str, Any] = {
         "gateway_id": str(gateway.pk),
         "auth_type": gateway.auth_type,
-        "grant_type": grant if gateway.auth_type == Gateway.AuthType.OAUTH else None,
+        "grant_type": services.gateway_credentials(gateway).get("config", {}).get("grant_type") if oauth else None,
     }
     if not services.uses_authorization_code(gateway):
         return {**status, "authorized": None, "message": "this gateway does not use the authorization code grant"}
+    return {**status, **token_state(gateway)}
+
+
+def token_state(gateway: Gateway) -> dict[str, Any]:
+    """What the admin and the status endpoint show of an authorization code gateway's tokens (no secrets)."""
     row = OAuthToken.objects.filter(gateway=gateway).select_related("authorized_by").first()
     has_refresh = bool(row and decrypt_json(row.secret).get("refresh_token"))
     live = row is not None and (row.expires_at is None or row.expires_at > timezone.now() or has_refresh)
-    status.update(
-        authorized=live,
-        expires_at=row.expires_at if row else None,
-        refreshable=has_refresh,
-        scope=row.scope if row else "",
-        authorized_by=row.authorized_by.email if row and row.authorized_by else None,
-        authorized_at=row.updated_at if row else None,
-        authorize_url=oauth_client.authorize_url(str(gateway.pk)),
-    )
+    state: dict[str, Any] = {
+        "authorized": live,
+        "expires_at": row.expires_at if row else None,
+        "refreshable": has_refresh,
+        "scope": row.scope if row else "",
+        "authorized_by": row.authorized_by.email if row and row.authorized_by else None,
+        "authorized_at": row.updated_at if row else None,
+        "authorize_url": oauth_client.authorize_url(str(gateway.pk)),
+    }
     if live:
         until = f" until {row.expires_at.isoformat()}" if row.expires_at else ""
-        status["message"] = f"authorized{until}" + (" (refreshable)" if has_refresh else "")
+        state["message"] = f"authorized{until}" + (" (refreshable)" if has_refresh else "")
     else:
-        status["message"] = f"needs authorization: start it at {status['authorize_url']}"
-    return status
+        state["message"] = f"needs authorization: start it at {state['authorize_url']}"
+    return state
