@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,12 +35,14 @@ from .errors import Forbidden, InvalidInput, NotFound, Unavailable
 from .models import Gateway, OAuthState, OAuthToken
 
 __all__ = [
+    "acquire_refresh",
     "authorization_status",
     "begin_authorization",
     "clear_tokens",
     "complete_authorization",
     "load_client",
     "load_tokens",
+    "release_refresh",
     "save_client",
     "save_tokens",
     "token_state",
@@ -84,9 +87,26 @@ def save_tokens(gateway_id: str, tokens: dict[str, Any]) -> None:
         )
 
 
-def clear_tokens(gateway_id: str) -> None:
-    """Forget a gateway's tokens: it needs a new authorization."""
-    OAuthToken.objects.filter(gateway_id=gateway_id).delete()
+def clear_tokens(gateway_id: str, access_token: str) -> None:
+    """Forget a gateway's tokens (it needs a new authorization), unless they changed since ``access_token``."""
+    with transaction.atomic():
+        row = OAuthToken.objects.select_for_update().filter(gateway_id=gateway_id).first()
+        if row is not None and decrypt_json(row.secret).get("access_token") == access_token:
+            row.delete()
+
+
+def _lease_key(gateway_id: str) -> str:
+    return f"catalog:oauth-refresh:{gateway_id}"
+
+
+def acquire_refresh(gateway_id: str, seconds: float) -> bool:
+    """Take a gateway's refresh lease in the cache backend (shared by workers); False while it is held."""
+    return cache.add(_lease_key(gateway_id), 1, timeout=max(1, int(seconds)))
+
+
+def release_refresh(gateway_id: str) -> None:
+    """Give a gateway's refresh lease back."""
+    cache.delete(_lease_key(gateway_id))
 
 
 def load_client(gateway_id: str) -> dict[str, Any] | None:

@@ -365,8 +365,16 @@ class OAuthStore(Protocol):
     async def save_tokens(self, gateway_id: str, tokens: dict[str, Any]) -> None:
         """Keep new tokens (after the code exchange or a refresh)."""
 
-    async def clear_tokens(self, gateway_id: str) -> None:
-        """Forget the tokens: the gateway needs a new authorization (refresh token refused)."""
+    async def clear_tokens(self, gateway_id: str, access_token: str) -> None:
+        """Forget the tokens, if they are still the ones holding ``access_token`` (another worker may
+        have refreshed meanwhile): the gateway needs a new authorization (refresh token refused)."""
+
+    async def acquire_refresh(self, gateway_id: str, seconds: float) -> bool:
+        """Take the gateway's refresh lease for at most ``seconds`` (False while another holder has it):
+        one refresh at a time across workers."""
+
+    async def release_refresh(self, gateway_id: str) -> None:
+        """Give the refresh lease back."""
 
     async def load_client(self, gateway_id: str) -> dict[str, Any] | None:
         """The stored client registration (dynamic registration or metadata document), if any."""

@@ -28,9 +28,17 @@ class EmbeddedOAuthStore:
         """Persist new tokens, encrypted."""
         await _run(upstream_oauth.save_tokens)(gateway_id, tokens)
 
-    async def clear_tokens(self, gateway_id: str) -> None:
-        """Forget the tokens."""
-        await _run(upstream_oauth.clear_tokens)(gateway_id)
+    async def clear_tokens(self, gateway_id: str, access_token: str) -> None:
+        """Forget the tokens if they still hold ``access_token``."""
+        await _run(upstream_oauth.clear_tokens)(gateway_id, access_token)
+
+    async def acquire_refresh(self, gateway_id: str, seconds: float) -> bool:
+        """Take the gateway's refresh lease (the cache backend: Redis in production)."""
+        return await _run(upstream_oauth.acquire_refresh)(gateway_id, seconds)
+
+    async def release_refresh(self, gateway_id: str) -> None:
+        """Give the lease back."""
+        await _run(upstream_oauth.release_refresh)(gateway_id)
 
     async def load_client(self, gateway_id: str) -> dict[str, Any] | None:
         """The stored client registration, or None."""

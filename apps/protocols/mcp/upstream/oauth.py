@@ -25,6 +25,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlencode
 
+import anyio
 import httpx2
 from mcp.client.auth import OAuthClientProvider, PKCEParameters
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
@@ -55,6 +56,9 @@ GRANTS = (CLIENT_CREDENTIALS, AUTHORIZATION_CODE)
 CLIENT_NAME = "ContextForge gateway"
 #: Seconds for each request of an authorization (discovery, registration, token exchange).
 AUTHORIZATION_TIMEOUT = 15.0
+#: Longest a refresh holds (or waits for) a gateway's refresh lease, and how often a waiter looks.
+REFRESH_LEASE_SECONDS = 15.0
+REFRESH_LEASE_POLL = 0.05
 
 
 class NeedsAuthorization(CatalogError):
@@ -124,21 +128,25 @@ class GatewayTokenStorage:
         self.target = target
         self.config = target.oauth
         self.fresh = fresh
+        self.last_access_token = ""  # the access token last read or written here
 
     async def get_tokens(self) -> OAuthToken | None:
         """The stored tokens (``expires_in`` counted from now)."""
         if self.fresh:
             return None
         data = await self.store.load_tokens(self.target.gateway_id)
-        return OAuthToken.model_validate(data) if data else None
+        tokens = OAuthToken.model_validate(data) if data else None
+        self.last_access_token = tokens.access_token if tokens else ""
+        return tokens
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         """Persist new tokens for every worker."""
         await self.store.save_tokens(self.target.gateway_id, tokens.model_dump(mode="json", exclude_none=True))
+        self.last_access_token = tokens.access_token
 
     async def clear_tokens(self) -> None:
-        """Forget the tokens: the gateway needs a new authorization."""
-        await self.store.clear_tokens(self.target.gateway_id)
+        """Forget the tokens, unless another worker replaced them meanwhile: the gateway needs a new authorization."""
+        await self.store.clear_tokens(self.target.gateway_id, self.last_access_token)
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
         """The configured client, else the stored registration when it still fits."""
@@ -215,6 +223,7 @@ class GatewayOAuthProvider(OAuthClientProvider):
             self.context.update_token_expiry(self.context.current_tokens)
 
     async def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        lease = False
         if not self.starting:
             async with self.context.lock:
                 # Another worker may have refreshed, or an operator re-authorized: read the store again.
@@ -222,12 +231,16 @@ class GatewayOAuthProvider(OAuthClientProvider):
                     await self._initialize()
                 if self.context.current_tokens is None:
                     raise self._needs_authorization()
-                _failures.pop(self.scope_key, None)
+            _failures.pop(self.scope_key, None)
+            if not self.context.is_token_valid() and self.context.can_refresh_token():
+                lease = await self._take_refresh_lease()
         retried = False
         flow = super()._auth_flow(request)
         try:
             outgoing = await flow.__anext__()
             while True:
+                if lease and outgoing is request:  # the refresh, if one was needed, is done
+                    lease = await self._give_refresh_lease()
                 response = yield outgoing
                 if (
                     outgoing is request
@@ -241,6 +254,7 @@ class GatewayOAuthProvider(OAuthClientProvider):
                     retried = True
                     await flow.aclose()
                     self.context.token_expiry_time = time.time() - 1  # (0 would read as "no expiry")
+                    lease = await self._take_refresh_lease()
                     flow = super()._auth_flow(request)
                     outgoing = await flow.__anext__()
                     continue
@@ -249,6 +263,28 @@ class GatewayOAuthProvider(OAuthClientProvider):
             return
         finally:
             await flow.aclose()
+            if lease:
+                await self._give_refresh_lease()
+
+    async def _take_refresh_lease(self) -> bool:
+        """One refresh at a time across workers: wait for the gateway's lease, then read the store
+        again; tokens another worker refreshed meanwhile are used instead of refreshing."""
+        held = self.context.current_tokens.access_token if self.context.current_tokens else None
+        store, gateway_id = self.storage.store, self.target.gateway_id
+        deadline = time.monotonic() + REFRESH_LEASE_SECONDS
+        taken = await store.acquire_refresh(gateway_id, REFRESH_LEASE_SECONDS)
+        while not taken and time.monotonic() < deadline:
+            await anyio.sleep(REFRESH_LEASE_POLL)
+            taken = await store.acquire_refresh(gateway_id, REFRESH_LEASE_SECONDS)
+        stored = await self.storage.get_tokens()
+        if stored is not None and stored.access_token != held:
+            self.context.current_tokens = stored
+            self.context.update_token_expiry(stored)
+        return taken
+
+    async def _give_refresh_lease(self) -> bool:
+        await self.storage.store.release_refresh(self.target.gateway_id)
+        return False
 
     async def _perform_authorization_code_grant(self) -> tuple[str, str]:
         if not self.starting:

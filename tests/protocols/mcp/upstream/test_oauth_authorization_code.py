@@ -9,6 +9,8 @@ redirects: gateway ``/oauth/authorize/<id>`` → authorization server → gatewa
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import sys
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +22,7 @@ from apps.accounts.services import create_api_token
 from apps.accounts.tokens import issue_jwt
 from apps.catalog import services, upstream_oauth
 from apps.catalog.models import Gateway, OAuthState, OAuthToken, Tool
+from apps.protocols.spi import CallOptions
 from apps.teams.principals import principal_for_user
 from tests.personas import make_personas
 from tests.servers import ServerProcess, free_port, gateway_env, start_gateway
@@ -265,3 +268,32 @@ def test_state_is_single_use_expiring_and_bound_to_its_user(gateway, plain_as) -
         assert browser.get(f"{gateway.url}/oauth/status/{team_gateway.pk}").status_code == 404
     assert OAuthState.objects.count() == pending
     assert not OAuthToken.objects.filter(gateway=team_gateway).exists()
+
+
+def test_sessions_refreshing_at_once_make_one_refresh(registered_runtime, plain_as) -> None:
+    """Three sessions (as three workers hold) find their token refused together: one refresh, shared."""
+    cast = make_personas()
+    owner = principal_for_user(cast.owner)
+    record = _register(owner, plain_as, "shared", client_id="gw-client", client_secret="gw-secret")
+    # The core's services and this process's runtime, without a gateway process in between.
+    approved = httpx.get(upstream_oauth.begin_authorization(owner, record.pk, request_base="http://127.0.0.1:9"))
+    answer = {k: v[0] for k, v in parse_qs(urlsplit(approved.headers["location"]).query).items()}
+    result = upstream_oauth.complete_authorization(owner, state=answer["state"], code=answer["code"], iss=answer["iss"])
+    assert result["refresh"]["success"] is True, result
+
+    _control(plain_as, expire_access=True)
+    before = _stats(plain_as)
+    base = services.upstream_target(Gateway.objects.get(pk=record.pk))
+    targets = [dataclasses.replace(base, headers={"X-Session": str(n)}) for n in range(3)]
+
+    async def together() -> list:
+        calls = [
+            registered_runtime.call_tool(t, "echo", {"text": f"s{n}"}, CallOptions()) for n, t in enumerate(targets)
+        ]
+        return await asyncio.gather(*calls)
+
+    results = registered_runtime.run_sync(together)
+    assert [r.content[0]["text"] for r in results] == ["s0", "s1", "s2"]
+    after = _stats(plain_as)
+    assert after["refreshes"] == before["refreshes"] + 1
+    assert after["refused_refreshes"] == before["refused_refreshes"]  # nobody refreshed with a spent token
