@@ -33,6 +33,7 @@ from .models import (
     AuditEntry,
     Gateway,
     IntegrationType,
+    OAuthToken,
     Prompt,
     Resource,
     ResourceTemplate,
@@ -459,7 +460,12 @@ def update_gateway(principal: Principal, gateway_id: str, data: dict[str, Any]) 
     _reject_unknown(data, GATEWAY_FIELDS)
     gateway = _get_for_edit(principal, Gateway, gateway_id, "update")
     _apply_ownership(principal, gateway, data, creating=False)
+    before = (gateway.url, gateway.auth_secret)
     _apply_gateway(gateway, data)
+    if (gateway.url, gateway.auth_secret) != before:
+        # Tokens and client registrations belong to the old upstream or client: authorize again.
+        gateway.oauth_registration = ""
+        OAuthToken.objects.filter(gateway=gateway).delete()
     _ensure_unique(gateway, "name", gateway.name)
     _save(gateway, "name")
     _audit(principal, "gateway.update", gateway, fields=sorted(set(data) - {"credentials"}))

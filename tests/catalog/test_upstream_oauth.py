@@ -6,7 +6,11 @@ tests/protocols/mcp/upstream/test_oauth_authorization_code.py.
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 from django.test import Client
 
 from apps.catalog import services, upstream_oauth
@@ -89,3 +93,27 @@ def test_an_unsigned_browser_is_sent_to_sign_in(as_) -> None:
     gateway = _gateway(as_.owner)
     response = Client().get(f"/oauth/authorize/{gateway.pk}", HTTP_ACCEPT="text/html")
     assert response.status_code == 302 and response["location"].startswith("/admin/login/?next=")
+
+
+def test_changing_credentials_or_url_drops_tokens_and_registration(as_) -> None:
+    gateway = _gateway(as_.owner, client_id="", client_secret="")
+    upstream_oauth.save_tokens(gateway.pk, {"access_token": "a", "refresh_token": "r", "expires_in": 60})
+    upstream_oauth.save_client(gateway.pk, {"client_id": "dyn-1", "client_secret": "s"})
+    services.update_gateway(as_.owner, gateway.pk, {"description": "same upstream"})
+    assert OAuthToken.objects.filter(gateway=gateway).exists() and upstream_oauth.load_client(gateway.pk)
+    services.update_gateway(as_.owner, gateway.pk, {"url": "http://127.0.0.1:10/mcp"})
+    assert not OAuthToken.objects.filter(gateway=gateway).exists()
+    assert upstream_oauth.load_client(gateway.pk) is None
+
+
+def test_key_rotation_re_encrypts_tokens_and_registrations(as_, settings) -> None:
+    old_key = Fernet.generate_key().decode()
+    settings.ENCRYPTION_KEY, settings.ENCRYPTION_KEY_FALLBACKS = old_key, []
+    gateway = _gateway(as_.owner)
+    upstream_oauth.save_tokens(gateway.pk, {"access_token": "raw-a", "refresh_token": "raw-r", "expires_in": 60})
+    upstream_oauth.save_client(gateway.pk, {"client_id": "dyn-1", "client_secret": "raw-s"})
+    settings.ENCRYPTION_KEY, settings.ENCRYPTION_KEY_FALLBACKS = Fernet.generate_key().decode(), [old_key]
+    call_command("rotate_encryption_key", stdout=io.StringIO())
+    settings.ENCRYPTION_KEY_FALLBACKS = []
+    assert upstream_oauth.load_tokens(gateway.pk)["access_token"] == "raw-a"
+    assert upstream_oauth.load_client(gateway.pk)["client_secret"] == "raw-s"

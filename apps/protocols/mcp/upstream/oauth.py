@@ -83,8 +83,11 @@ def take_failure(scope_key: str) -> NeedsAuthorization | None:
     return _failures.pop(scope_key, None)
 
 
-class _AuthorizationStart(Exception):
-    """Raised out of the SDK flow where it would send a browser to the authorization server."""
+class _AuthorizationStart(BaseException):
+    """Raised out of the SDK flow where it would send a browser to the authorization server.
+
+    A BaseException so the SDK's "OAuth flow error" handler (``except Exception``) does not log
+    the expected stop as a failure; ``begin_authorization`` catches it right at the probe."""
 
     def __init__(self, url: str, state: str, verifier: str) -> None:
         super().__init__("authorization started")
