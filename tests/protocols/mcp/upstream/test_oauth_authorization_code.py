@@ -270,16 +270,20 @@ def test_state_is_single_use_expiring_and_bound_to_its_user(gateway, plain_as) -
     assert not OAuthToken.objects.filter(gateway=team_gateway).exists()
 
 
+def _authorize_in_process(owner, record: Gateway) -> None:
+    """The core's services and this process's runtime, without a gateway process in between."""
+    approved = httpx.get(upstream_oauth.begin_authorization(owner, record.pk, request_base="http://127.0.0.1:9"))
+    answer = {k: v[0] for k, v in parse_qs(urlsplit(approved.headers["location"]).query).items()}
+    result = upstream_oauth.complete_authorization(owner, state=answer["state"], code=answer["code"], iss=answer["iss"])
+    assert result["refresh"]["success"] is True, result
+
+
 def test_sessions_refreshing_at_once_make_one_refresh(registered_runtime, plain_as) -> None:
     """Three sessions (as three workers hold) find their token refused together: one refresh, shared."""
     cast = make_personas()
     owner = principal_for_user(cast.owner)
     record = _register(owner, plain_as, "shared", client_id="gw-client", client_secret="gw-secret")
-    # The core's services and this process's runtime, without a gateway process in between.
-    approved = httpx.get(upstream_oauth.begin_authorization(owner, record.pk, request_base="http://127.0.0.1:9"))
-    answer = {k: v[0] for k, v in parse_qs(urlsplit(approved.headers["location"]).query).items()}
-    result = upstream_oauth.complete_authorization(owner, state=answer["state"], code=answer["code"], iss=answer["iss"])
-    assert result["refresh"]["success"] is True, result
+    _authorize_in_process(owner, record)
 
     _control(plain_as, expire_access=True)
     before = _stats(plain_as)
@@ -297,3 +301,22 @@ def test_sessions_refreshing_at_once_make_one_refresh(registered_runtime, plain_
     after = _stats(plain_as)
     assert after["refreshes"] == before["refreshes"] + 1
     assert after["refused_refreshes"] == before["refused_refreshes"]  # nobody refreshed with a spent token
+
+
+def test_a_token_past_its_stored_expiry_is_refreshed_before_use(registered_runtime, plain_as) -> None:
+    """A session opened after the stored expiry refreshes first (no 401 needed) and persists the result."""
+    cast = make_personas()
+    owner = principal_for_user(cast.owner)
+    record = _register(owner, plain_as, "expiring", client_id="gw-client", client_secret="gw-secret")
+    _authorize_in_process(owner, record)
+    old = upstream_oauth.load_tokens(record.pk)
+    OAuthToken.objects.filter(gateway=record).update(expires_at="2000-01-01T00:00:00Z")
+    before = _stats(plain_as)
+    target = dataclasses.replace(services.upstream_target(record), headers={"X-Session": "late"})
+    result = registered_runtime.run_sync(registered_runtime.call_tool, target, "echo", {"text": "late"}, CallOptions())
+    assert result.content[0]["text"] == "late"
+    after = _stats(plain_as)
+    assert after["refreshes"] == before["refreshes"] + 1
+    renewed = OAuthToken.objects.get(gateway=record)
+    assert renewed.expires_at.year > 2000
+    assert upstream_oauth.load_tokens(record.pk)["access_token"] != old["access_token"]
