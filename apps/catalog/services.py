@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -307,6 +308,7 @@ def upstream_target(gateway: Gateway) -> UpstreamTarget:
         oauth["authorize_url"] = oauth_client.authorize_url(str(gateway.pk))
         oauth["redirect_uri"] = oauth_client.redirect_uri()
         oauth["client_metadata_url"] = oauth_client.client_metadata_url() or ""
+        oauth["client_name"] = settings.OAUTH_CLIENT_NAME
     return UpstreamTarget(
         gateway_id=str(gateway.pk),
         name=gateway.name,

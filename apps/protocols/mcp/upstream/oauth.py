@@ -201,7 +201,7 @@ class GatewayOAuthProvider(OAuthClientProvider):
             raise CatalogError("internal", f"upstream {target.name}: no OAuth redirect URI is configured")
         metadata = OAuthClientMetadata(
             redirect_uris=[redirect_uri],
-            client_name=CLIENT_NAME,
+            client_name=config.get("client_name") or CLIENT_NAME,
             grant_types=[AUTHORIZATION_CODE, "refresh_token"],
             response_types=["code"],
             scope=_scope(config),
