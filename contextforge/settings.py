@@ -272,6 +272,12 @@ MCP_LIST_PAGE_SIZE = env_int("MCP_LIST_PAGE_SIZE", 500, minimum=1, maximum=10000
 #: Seconds a 2026-07-28 tool call suspended on input_required waits for the client's retry.
 MCP_INPUT_REQUIRED_TIMEOUT = env_int("MCP_INPUT_REQUIRED_TIMEOUT", 120, minimum=1, maximum=3600)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
+# Upstream OAuth (authorization code grant): seconds an authorization started at
+# /oauth/authorize/<gateway> may take to come back, and the URL of the gateway's client ID
+# metadata document (default: PUBLIC_BASE_URL + /oauth/client-metadata.json when that is HTTPS).
+OAUTH_STATE_TTL = env_int("OAUTH_STATE_TTL", 600, minimum=30, maximum=3600)
+OAUTH_CLIENT_METADATA_URL = env_str("OAUTH_CLIENT_METADATA_URL", "")
+OAUTH_CLIENT_NAME = env_str("OAUTH_CLIENT_NAME", "ContextForge")
 SSRF_ALLOW_PRIVATE_NETWORKS = env_bool("SSRF_ALLOW_PRIVATE_NETWORKS", not PRODUCTION)
 
 # --- REST API -------------------------------------------------------------------

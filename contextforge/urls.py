@@ -15,6 +15,7 @@ urlpatterns = [
     path("v1/", include("apps.accounts.api.urls")),
     path("v1/", include("apps.teams.api.urls")),
     path("v1/", include("apps.catalog.api.urls")),
+    path("oauth/", include("apps.catalog.urls")),
     path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="openapi"), name="redoc"),

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 
 from apps.teams.principals import principal_for_user
 
-from . import services
+from . import services, upstream_oauth
 from .errors import ServiceError
 from .models import (
     AuditEntry,
@@ -258,7 +258,14 @@ class GatewayAdmin(CredentialsMixin, ServiceAdmin):
     )
     list_filter = ("transport", "enabled", "reachable", "visibility", "auth_type", "team")
     search_fields = ("name", "slug", "url", "command", "description")
-    readonly_fields = ("slug", "credentials_state", "health", "server_info_json", "capabilities_json")
+    readonly_fields = (
+        "slug",
+        "credentials_state",
+        "oauth_authorization",
+        "health",
+        "server_info_json",
+        "capabilities_json",
+    )
     actions = [*ServiceAdmin.actions, "refresh_selected"]
 
     def get_queryset(self, request):
@@ -278,6 +285,22 @@ class GatewayAdmin(CredentialsMixin, ServiceAdmin):
                 "last_error": obj.last_error,
                 "protocol_version": obj.protocol_version,
             }
+        )
+
+    @admin.display(description="OAuth authorization")
+    def oauth_authorization(self, obj):
+        """Authorization code gateways: "authorized until …" or "needs authorization", and the link to (re)start."""
+        if obj is None or obj.pk is None or not services.uses_authorization_code(obj):
+            return "-"
+        state = upstream_oauth.token_state(obj)
+        back = f"/admin/catalog/gateway/{obj.pk}/change/"
+        label = "Authorize again" if state["authorized"] else "Authorize"
+        return format_html(
+            '{} &nbsp; <a class="button" href="/oauth/authorize/{}?next={}">{}</a>',
+            state["message"].split(": start it at")[0],
+            obj.pk,
+            back,
+            label,
         )
 
     @admin.display(description="Server info")

@@ -23,6 +23,8 @@ __all__ = [
     "IntegrationType",
     "InvocationMetric",
     "MetricRollup",
+    "OAuthState",
+    "OAuthToken",
     "Prompt",
     "Resource",
     "ResourceTemplate",
@@ -99,6 +101,9 @@ class Gateway(CatalogEntity):
     protocol_version = models.CharField(max_length=32, blank=True, default="")
     server_info = models.JSONField(default=dict, blank=True)
     capabilities = models.JSONField(default=dict, blank=True)
+    oauth_registration = models.TextField(
+        blank=True, default="", help_text="Encrypted OAuth client registration (dynamic or metadata document)."
+    )
 
     permission_family = "gateways"
     server_scope_lookup = "tools__servers"
@@ -109,6 +114,47 @@ class Gateway(CatalogEntity):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OAuthToken(models.Model):
+    """The OAuth tokens a gateway's authorization code grant obtained, shared by every worker.
+
+    One row per gateway (the operator who authorized it is recorded, the upstream session is
+    the gateway's). ``secret`` is a Fernet token of the access and refresh tokens; only the
+    expiry and scope are readable. Never returned by the API, never logged.
+    """
+
+    gateway = models.OneToOneField(Gateway, on_delete=models.CASCADE, related_name="oauth_token")
+    authorized_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    secret = models.TextField(help_text="Encrypted access and refresh tokens (Fernet token).")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=2048, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"OAuth token of {self.gateway_id}"
+
+
+class OAuthState(models.Model):
+    """A pending authorization: single-use, expiring, bound to the user who started it.
+
+    Keyed by the SHA-256 of the ``state`` sent to the authorization server (the state itself
+    is not stored); ``payload`` is a Fernet token holding the PKCE verifier and what the token
+    exchange needs (authorization server metadata, redirect URI, scope).
+    """
+
+    state_hash = models.CharField(primary_key=True, max_length=64)
+    gateway = models.ForeignKey(Gateway, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    payload = models.TextField()
+    expires_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"OAuth authorization of {self.gateway_id} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
 
 
 class IntegrationType(models.TextChoices):

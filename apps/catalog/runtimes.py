@@ -10,6 +10,9 @@ A runtime may also implement, beyond the SPI's ``call_tool``:
 - ``read_resource(target, uri, options) -> list[ResourceContents]``
 - ``get_prompt(target, name, arguments, options) -> PromptResult``
 - ``discover(target) -> dict`` for "refresh from upstream"; see ``services.refresh_gateway``.
+- ``begin_authorization(target) -> {"authorization_url", "state", "pending"}`` and
+  ``complete_authorization(target, pending, code, iss)`` for an OAuth authorization code
+  upstream; see ``upstream_oauth``.
 - ``ping_all(targets, budget=...) -> {gateway_id: error or None}`` for health checks,
   ``add_listener(callback)`` for upstream list changes, ``run_sync(fn, *args)`` to run
   its coroutines from synchronous code on the loop that holds its pooled sessions;

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -25,7 +26,7 @@ from apps.protocols.spi import PromptSpec, ResourceSpec, ResourceTemplateSpec, T
 from apps.teams.models import Team, Visibility
 from apps.teams.permissions import has_permission
 
-from . import passthrough, runtimes
+from . import oauth_client, passthrough, runtimes
 from .content import normalise_content
 from .crypto import decrypt_json, encrypt_json
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
@@ -33,6 +34,7 @@ from .models import (
     AuditEntry,
     Gateway,
     IntegrationType,
+    OAuthToken,
     Prompt,
     Resource,
     ResourceTemplate,
@@ -79,6 +81,7 @@ __all__ = [
     "update_server",
     "update_tool",
     "upstream_target",
+    "uses_authorization_code",
 ]
 
 KIND_OF = {
@@ -230,6 +233,9 @@ _AUTH_KEYS = {
 }
 
 
+OAUTH_GRANTS = ("client_credentials", oauth_client.AUTHORIZATION_CODE)
+
+
 def _clean_auth(field: str, auth_type: str, credentials: Any) -> dict[str, Any]:
     """Validate credentials for an auth type; returns what gets encrypted."""
     if auth_type not in _AUTH_KEYS:
@@ -248,6 +254,8 @@ def _clean_auth(field: str, auth_type: str, credentials: Any) -> dict[str, Any]:
         elif key == "config":
             if not isinstance(value, dict):
                 raise InvalidInput("oauth config must be an object", field)
+            if value.get("grant_type", "client_credentials") not in OAUTH_GRANTS:
+                raise InvalidInput(f"oauth grant_type must be one of {', '.join(OAUTH_GRANTS)}", field)
         elif not isinstance(value, str) or len(value) > 8192 or "\n" in value or "\r" in value:
             raise InvalidInput(f"{key!r} must be a single-line string", field)
         clean[key] = value
@@ -280,11 +288,27 @@ def auth_headers(auth_type: str, credentials: dict[str, Any]) -> tuple[dict[str,
     return {}, {}
 
 
+def uses_authorization_code(gateway: Gateway) -> bool:
+    """True when the gateway's upstream is reached with tokens an operator's authorization obtained."""
+    if gateway.auth_type != Gateway.AuthType.OAUTH:
+        return False
+    return gateway_credentials(gateway).get("config", {}).get("grant_type") == oauth_client.AUTHORIZATION_CODE
+
+
 def upstream_target(gateway: Gateway) -> UpstreamTarget:
-    """The SPI view of a gateway, with decrypted credentials, for a runtime."""
+    """The SPI view of a gateway, with decrypted credentials, for a runtime.
+
+    An authorization code gateway's OAuth settings carry where its authorization starts, the
+    redirect URI and the client metadata document URL; its tokens stay in the core's store.
+    """
     credentials = gateway_credentials(gateway)
     headers, query = auth_headers(gateway.auth_type, credentials)
-    oauth = credentials.get("config", {}) if gateway.auth_type == "oauth" else {}
+    oauth = dict(credentials.get("config", {})) if gateway.auth_type == "oauth" else {}
+    if oauth.get("grant_type") == oauth_client.AUTHORIZATION_CODE:
+        oauth["authorize_url"] = oauth_client.authorize_url(str(gateway.pk))
+        oauth["redirect_uri"] = oauth_client.redirect_uri()
+        oauth["client_metadata_url"] = oauth_client.client_metadata_url() or ""
+        oauth["client_name"] = settings.OAUTH_CLIENT_NAME
     return UpstreamTarget(
         gateway_id=str(gateway.pk),
         name=gateway.name,
@@ -376,11 +400,16 @@ def create_gateway(principal: Principal, data: dict[str, Any]) -> Gateway:
 
     With an MCP runtime in this process the upstream is reached first (every page of
     tools, resources, templates and prompts); an unreachable or non-MCP upstream fails
-    with ``InvalidInput`` on url (or command) naming the reason, and nothing is stored. Without a runtime the
+    with ``InvalidInput`` on url (or command) naming the reason, and nothing is stored. Without a runtime,
+    or for an OAuth authorization code upstream (discovered once an operator authorizes it), the
     gateway is stored alone, to be discovered by the next refresh or sync.
     """
     checked = _new_gateway(principal, data)  # validation and permission checks; nothing saved yet
-    found = _discover(upstream_target(checked), "url" if checked.url else "command")
+    # An authorization code upstream answers nothing before an operator authorizes it: stored
+    # undiscovered, its catalog is fetched when the authorization completes.
+    found = None
+    if not uses_authorization_code(checked):
+        found = _discover(upstream_target(checked), "url" if checked.url else "command")
     with transaction.atomic():
         gateway = _new_gateway(principal, data)
         gateway.pk = checked.pk  # the same upstream identity: the session opened for discovery is reused
@@ -430,7 +459,12 @@ def update_gateway(principal: Principal, gateway_id: str, data: dict[str, Any]) 
     _reject_unknown(data, GATEWAY_FIELDS)
     gateway = _get_for_edit(principal, Gateway, gateway_id, "update")
     _apply_ownership(principal, gateway, data, creating=False)
+    before = (gateway.url, gateway.auth_secret)
     _apply_gateway(gateway, data)
+    if (gateway.url, gateway.auth_secret) != before:
+        # Tokens and client registrations belong to the old upstream or client: authorize again.
+        gateway.oauth_registration = ""
+        OAuthToken.objects.filter(gateway=gateway).delete()
     _ensure_unique(gateway, "name", gateway.name)
     _save(gateway, "name")
     _audit(principal, "gateway.update", gateway, fields=sorted(set(data) - {"credentials"}))

@@ -34,6 +34,7 @@ __all__ = [
     "CoreServices",
     "Credentials",
     "InvocationRuntime",
+    "OAuthStore",
     "ObservabilityService",
     "PluginService",
     "PromptArgumentSpec",
@@ -233,7 +234,9 @@ class UpstreamTarget:
     protocol_version: str | None = None
     #: OAuth 2.1 client settings when the upstream wants OAuth (grant_type, client_id,
     #: client_secret, scope, issuer); the runtime discovers the authorization server
-    #: (RFC 9728 → RFC 8414), obtains tokens and refreshes them.
+    #: (RFC 9728 → RFC 8414), obtains tokens and refreshes them. For the authorization code
+    #: grant the core adds redirect_uri, authorize_url (where an operator starts the
+    #: authorization) and client_metadata_url; its tokens live in the core's ``OAuthStore``.
     oauth: dict[str, Any] = field(default_factory=dict)
 
 
@@ -357,6 +360,40 @@ class ConfigService(Protocol):
 
 
 @runtime_checkable
+class OAuthStore(Protocol):
+    """Config & secrets: an upstream gateway's OAuth tokens and client registration.
+
+    Kept by the core, encrypted at rest and shared by every worker. Tokens are RFC 6749
+    token responses as dicts (access_token, token_type, refresh_token, scope, and
+    ``expires_in`` counted from now when loaded); the client is an RFC 7591 client
+    information dict.
+    """
+
+    async def load_tokens(self, gateway_id: str) -> dict[str, Any] | None:
+        """The gateway's current tokens, None when it has never been (or is no longer) authorized."""
+
+    async def save_tokens(self, gateway_id: str, tokens: dict[str, Any]) -> None:
+        """Keep new tokens (after the code exchange or a refresh)."""
+
+    async def clear_tokens(self, gateway_id: str, access_token: str) -> None:
+        """Forget the tokens, if they are still the ones holding ``access_token`` (another worker may
+        have refreshed meanwhile): the gateway needs a new authorization (refresh token refused)."""
+
+    async def acquire_refresh(self, gateway_id: str, seconds: float) -> bool:
+        """Take the gateway's refresh lease for at most ``seconds`` (False while another holder has it):
+        one refresh at a time across workers."""
+
+    async def release_refresh(self, gateway_id: str) -> None:
+        """Give the refresh lease back."""
+
+    async def load_client(self, gateway_id: str) -> dict[str, Any] | None:
+        """The stored client registration (dynamic registration or metadata document), if any."""
+
+    async def save_client(self, gateway_id: str, client: dict[str, Any]) -> None:
+        """Keep a client registration so it is made once."""
+
+
+@runtime_checkable
 class InvocationRuntime(Protocol):
     """Implemented by a module that reaches upstreams of its protocol; called by the core."""
 
@@ -376,3 +413,4 @@ class CoreServices:
     plugins: PluginService
     observability: ObservabilityService
     config: ConfigService
+    oauth: OAuthStore | None = None

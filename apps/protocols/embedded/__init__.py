@@ -19,6 +19,7 @@ def core_services() -> CoreServices:
     from .auth import EmbeddedAuthService
     from .catalog import EmbeddedCatalogService
     from .config import EmbeddedConfigService
+    from .oauth import EmbeddedOAuthStore
     from .observability import EmbeddedObservabilityService
     from .plugins import EmbeddedPluginService
     from .sessions import EmbeddedSessionService
@@ -30,4 +31,5 @@ def core_services() -> CoreServices:
         plugins=EmbeddedPluginService(),
         observability=EmbeddedObservabilityService(),
         config=EmbeddedConfigService(),
+        oauth=EmbeddedOAuthStore(),
     )

@@ -35,10 +35,23 @@ def is_connection_failure(exc: BaseException) -> bool:
     return isinstance(exc, _CONNECTION_ERRORS + _httpx_errors())
 
 
-def translate(exc: BaseException, upstream: str) -> CatalogError:
-    """The CatalogError a caller sees for a failure talking to ``upstream``."""
+def _catalog_error_in(exc: BaseException) -> CatalogError | None:
+    """A CatalogError raised inside a task group (an auth flow's, in a transport task), if any."""
     if isinstance(exc, CatalogError):
         return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _catalog_error_in(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def translate(exc: BaseException, upstream: str) -> CatalogError:
+    """The CatalogError a caller sees for a failure talking to ``upstream``."""
+    found = _catalog_error_in(exc)
+    if found is not None:
+        return found
     if isinstance(exc, TimeoutError) or (isinstance(exc, MCPError) and exc.code == types.REQUEST_TIMEOUT):
         return CatalogError("timeout", f"upstream {upstream} did not answer in time", {"upstream": upstream})
     if is_connection_failure(exc):

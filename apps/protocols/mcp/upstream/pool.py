@@ -40,6 +40,7 @@ from .breaker import CircuitBreaker
 from .config import PoolConfig
 from .connection import EventSink, UpstreamConnection
 from .errors import is_connection_failure, translate
+from .oauth import NeedsAuthorization, take_failure
 from .relay import current_call
 
 logger = logging.getLogger(__name__)
@@ -223,25 +224,36 @@ class UpstreamPool:
         except asyncio.CancelledError:
             breaker.release()
             raise
+        except NeedsAuthorization:
+            breaker.release()  # the upstream is fine; it waits for an operator
+            raise
         except CatalogError as exc:
             if exc.code in ("unavailable", "timeout"):
                 breaker.record_failure()
             else:
                 breaker.record_success()
             raise
-        except MCPError as exc:
+        except Exception as exc:
+            failure = take_failure(target.gateway_id)  # an auth flow tore the transport down: say why
+            if failure is not None:
+                breaker.release()
+                raise failure from None
+            self._record_and_raise(exc, name, breaker)
+        breaker.record_success()
+        return result
+
+    @staticmethod
+    def _record_and_raise(exc: Exception, name: str, breaker: CircuitBreaker) -> None:
+        if isinstance(exc, MCPError):
             error = translate(exc, name)
             if error.code in ("unavailable", "timeout"):
                 breaker.record_failure()
             else:
                 breaker.record_success()  # the upstream answered, with an error
             raise error from None
-        except Exception as exc:
-            if is_connection_failure(exc):
-                breaker.record_failure()
-            raise translate(exc, name) from exc
-        breaker.record_success()
-        return result
+        if is_connection_failure(exc):
+            breaker.record_failure()
+        raise translate(exc, name) from exc
 
     async def _run_bounded(
         self,

@@ -2,8 +2,10 @@
 
 Implements the SPI ``InvocationRuntime`` (``call_tool``) plus the other operations the
 core needs from an MCP upstream: ``read_resource``, ``get_prompt``, ``complete``,
-``discover`` (every tool, resource, template and prompt, all pages), ``ping``, and
-resource subscriptions. Every operation runs on the worker's pooled session.
+``discover`` (every tool, resource, template and prompt, all pages), ``ping``,
+resource subscriptions, and the two halves of an OAuth authorization code grant
+(``begin_authorization``, ``complete_authorization``). Every operation runs on the
+worker's pooled session.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from apps.protocols.spi import (
     UpstreamTarget,
 )
 
-from . import convert
+from . import convert, oauth
 from .config import PoolConfig
 from .loop import BackgroundLoop, run_sync
 from .pool import PoolRegistry, UpstreamPool
@@ -185,6 +187,16 @@ class MCPUpstreamRuntime:
             return convert.dump(result.completion)
 
         return await self.pool().run(target, op, options, idempotent=True)
+
+    async def begin_authorization(self, target: UpstreamTarget) -> dict[str, Any]:
+        """Start an OAuth authorization code grant: the authorization URL, state and pending exchange data."""
+        return await oauth.begin_authorization(target)
+
+    async def complete_authorization(
+        self, target: UpstreamTarget, pending: dict[str, Any], code: str, iss: str | None = None
+    ) -> None:
+        """Finish it: exchange the code and store the tokens through the core's OAuth store."""
+        await oauth.complete_authorization(target, pending, code, iss)
 
     async def discover(self, target: UpstreamTarget, *, budget: float | None = None) -> Discovery:
         """Negotiate and list everything the upstream offers, following every page."""

@@ -58,7 +58,7 @@ async def test_wrong_client_secret_or_no_oauth_fails_clearly(runtime: MCPUpstrea
         await runtime.discover(_target(protected, "anon"))
     assert "oauth-anon" in anonymous.value.message
     with pytest.raises(CatalogError) as unsupported:
-        await runtime.discover(_target(protected, "code", grant_type="authorization_code", client_id="x"))
+        await runtime.discover(_target(protected, "code", grant_type="password", client_id="x"))
     assert "not supported" in unsupported.value.message
 
 
