@@ -102,7 +102,8 @@ class ScriptedUpstream:
             writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
             return True
         if method != "initialize" and not modern and request.headers.get("mcp-session-id") != SESSION:
-            self._json(writer, 400, {"jsonrpc": "2.0", "id": msg_id, "error": {"code": -32600, "message": "no session"}})
+            error = {"code": -32600, "message": "no session"}
+            self._json(writer, 400, {"jsonrpc": "2.0", "id": msg_id, "error": error})
             return True
         if method == "initialize":
             self.expired = False  # a new session
@@ -116,7 +117,8 @@ class ScriptedUpstream:
                 "capabilities": {"tools": {}, "logging": {}},
                 "serverInfo": {"name": "scripted", "version": "1"},
             }
-            self._json(writer, 200, {"jsonrpc": "2.0", "id": msg_id, "result": result}, f"mcp-session-id: {SESSION}\r\n")
+            answer = {"jsonrpc": "2.0", "id": msg_id, "result": result}
+            self._json(writer, 200, answer, f"mcp-session-id: {SESSION}\r\n")
             return True
         if method == "server/discover":
             result = {
@@ -171,7 +173,8 @@ class ScriptedUpstream:
             answer["result"]["content"][0]["text"] = "x" * 100_000
             self._json(writer, 200, answer)
         elif name == "cut":
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n{\"jsonrpc\"")
+            head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n"
+            writer.write(head + b'{"jsonrpc"')
             await writer.drain()
             return False
         elif name == "fail":
