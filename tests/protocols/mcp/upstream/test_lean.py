@@ -23,7 +23,7 @@ from apps.protocols.spi import CallOptions, CatalogError, UpstreamTarget
 from .conftest import TEST_CONFIG
 
 SESSION = "session-1"
-TOOLS = ["echo", "chunked", "sse", "big", "cut", "fail", "expire"]
+TOOLS = ["echo", "chunked", "sse", "big", "cut", "fail", "expire", "ask"]
 MODERN = "2026-07-28"
 
 
@@ -53,6 +53,7 @@ class ScriptedUpstream:
         self.expired = False
         self.tool_calls = 0
         self.writers: set[asyncio.StreamWriter] = set()
+        self.answered: asyncio.Future | None = None  # the client's answer to the "ask" tool's request
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -98,6 +99,9 @@ class ScriptedUpstream:
         message = orjson.loads(request.body)
         method, msg_id, params = message.get("method"), message.get("id"), message.get("params") or {}
         modern = (params.get("_meta") or {}).get("io.modelcontextprotocol/protocolVersion") == MODERN
+        if method is None and msg_id == "ask-1" and self.answered is not None:
+            self.answered.set_result(message)
+            msg_id = None
         if msg_id is None:
             writer.write(b"HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n")
             return True
@@ -180,6 +184,20 @@ class ScriptedUpstream:
         elif name == "fail":
             error = {"code": -32602, "message": "bad input: text is required", "data": {"field": "text"}}
             self._json(writer, 200, {"jsonrpc": "2.0", "id": msg_id, "error": error})
+        elif name == "ask":
+            self.answered = asyncio.get_running_loop().create_future()
+            ask = {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "maxTokens": 5}
+            request = {"jsonrpc": "2.0", "id": "ask-1", "method": "sampling/createMessage", "params": ask}
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+            for event in (request, None):
+                if event is None:
+                    reply = await asyncio.wait_for(self.answered, 10)
+                    answer["result"]["content"][0]["text"] = orjson.dumps(reply).decode()
+                    event = answer
+                frame = b"data: " + orjson.dumps(event) + b"\n\n"
+                writer.write(b"%x\r\n%s\r\n" % (len(frame), frame))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
         elif name == "expire":
             self.expired = True
             writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
@@ -337,6 +355,24 @@ async def test_json_rpc_error_is_the_same_catalog_error_as_on_the_sdk_path(setup
     )
     assert lean.value.code == "invalid_arguments"
     assert "bad input: text is required" in lean.value.message
+
+
+async def test_upstream_request_on_the_stream_is_answered_and_later_calls_take_the_sdk_path(upstream) -> None:
+    runtime = _runtime()
+    target = _target(upstream, "2025-11-25")
+    try:
+        await runtime.call_tool(target, "echo", {"text": "warm-up"}, CallOptions())
+        result = await runtime.call_tool(target, "ask", {}, CallOptions())
+        reply = orjson.loads(result.content[0]["text"])
+        # Answered as the SDK path answers it: the caller cannot serve sampling.
+        assert reply["id"] == "ask-1"
+        assert "no calling client can answer" in reply["error"]["message"]
+        conn = _conn(runtime, target)
+        assert conn.upstream_asked and conn.lean_calls == 1
+        await runtime.call_tool(target, "echo", {"text": "after"}, CallOptions())
+        assert (conn.lean_calls, conn.sdk_calls) == (1, 2)
+    finally:
+        await runtime.shutdown()
 
 
 def test_setting_turns_the_lean_path_off(settings) -> None:
