@@ -318,6 +318,9 @@ MCP_UPSTREAM_IDLE_SECONDS = env_int("MCP_UPSTREAM_IDLE_SECONDS", 300, minimum=1)
 MCP_UPSTREAM_KEEPALIVE_SECONDS = env_int("MCP_UPSTREAM_KEEPALIVE_SECONDS", 60, minimum=1)
 MCP_UPSTREAM_BREAKER_THRESHOLD = env_int("MCP_UPSTREAM_BREAKER_THRESHOLD", 5, minimum=1)
 MCP_UPSTREAM_BREAKER_COOLDOWN = env_int("MCP_UPSTREAM_BREAKER_COOLDOWN", 30, minimum=1)
+# tools/call to streamable-HTTP upstreams as one keep-alive POST instead of the SDK client path.
+MCP_UPSTREAM_LEAN_CALLS = env_bool("MCP_UPSTREAM_LEAN_CALLS", True)
+MCP_UPSTREAM_MAX_RESPONSE_BYTES = env_int("MCP_UPSTREAM_MAX_RESPONSE_BYTES", 16 * 1024 * 1024, minimum=1024)
 MCP_FEDERATION_MAX_HOPS = env_int("MCP_FEDERATION_MAX_HOPS", 4, minimum=1, maximum=32)
 # Sessions one worker keeps open to one upstream (one per credential scope, forwarded headers included).
 MCP_UPSTREAM_MAX_SESSIONS = env_int("MCP_UPSTREAM_MAX_SESSIONS", 64, minimum=1, maximum=10000)

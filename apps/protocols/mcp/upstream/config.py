@@ -27,6 +27,10 @@ class PoolConfig:
     max_sessions: int = 64
     max_pages: int = 1000
     instance_id: str = "contextforge"
+    #: tools/call on pooled streamable-HTTP sessions as one plain POST (direct.py) when it behaves the same.
+    lean_calls: bool = True
+    #: Largest response body the lean path reads.
+    max_response_bytes: int = 16 * 1024 * 1024
 
     @classmethod
     def from_settings(cls) -> PoolConfig:
@@ -48,4 +52,6 @@ class PoolConfig:
             max_hops=settings.MCP_FEDERATION_MAX_HOPS,
             max_sessions=settings.MCP_UPSTREAM_MAX_SESSIONS,
             instance_id=instance,
+            lean_calls=settings.MCP_UPSTREAM_LEAN_CALLS,
+            max_response_bytes=settings.MCP_UPSTREAM_MAX_RESPONSE_BYTES,
         )

@@ -26,8 +26,9 @@ from apps.protocols.spi import CallOptions, CatalogError, UpstreamTarget
 
 from .config import PoolConfig
 from .errors import translate
+from .http1 import HTTPClient
 from .relay import Relay
-from .transports import open_transport
+from .transports import WireState, open_transport
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,15 @@ class UpstreamConnection:
         self.subscriptions: set[str] = set()
         self._listen_task: asyncio.Task | None = None
         self.relay = Relay(target.name, self._sole_interactive_call)
+        # The lean tools/call path (direct.py): its HTTP client, what the handshake told it, counters.
+        self.wire = WireState()
+        self.http: HTTPClient | None = None
+        self.lean_refused = False  # this upstream's URL cannot take the lean path
+        self.upstream_asked = False  # the upstream sent a server→client request: calls take the SDK path
+        self.lean_calls = 0
+        self.sdk_calls = 0
+        self._lean_id = 0
+        self._background: set[asyncio.Task] = set()
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -102,6 +112,7 @@ class UpstreamConnection:
         while not self._closing.is_set():
             ended = anyio.Event()
             self.state = "connecting" if self.initializations == 0 else "restarting"
+            self.wire = WireState()
             try:
                 client = Client(
                     open_transport(
@@ -109,6 +120,7 @@ class UpstreamConnection:
                         instance_id=self.config.instance_id,
                         connect_timeout=self.config.connect_timeout,
                         ended=ended,
+                        wire=self.wire,
                     ),
                     mode=connect_mode(self.target.protocol_version),
                     cache=None,
@@ -238,6 +250,8 @@ class UpstreamConnection:
     async def close(self) -> None:
         """End the session (DELETE / terminate the process) and stop supervising."""
         self._closing.set()
+        if self.http is not None:
+            self.http.close()
         task = self._task
         if task is not None and not task.done():
             try:
@@ -326,7 +340,13 @@ class UpstreamConnection:
             return  # log messages and progress reach the calling request through the relay
         params = getattr(root, "params", None)
         payload = params.model_dump(by_alias=True, mode="json", exclude_none=True) if params is not None else {}
-        payload.pop("_meta", None)  # session plumbing (e.g. the listen stream id), not the event
+        await self.deliver_event(method, payload)
+
+    async def deliver_event(self, method: str, payload: dict[str, Any]) -> None:
+        """Pass a change notification (list_changed, resources/updated) to ``on_event``; others are ignored."""
+        if method not in EVENT_METHODS or self.on_event is None:
+            return
+        payload = {k: v for k, v in payload.items() if k != "_meta"}  # session plumbing, not the event
         try:
             result = self.on_event(self.target.gateway_id, method, payload)
             if asyncio.iscoroutine(result):
@@ -334,14 +354,29 @@ class UpstreamConnection:
         except Exception:
             logger.exception("upstream %s: event handler for %s failed", self.name, method)
 
+    def next_lean_id(self) -> int:
+        """A request id for the lean path when the SDK's counter is out of reach."""
+        self._lean_id += 1
+        return 1_000_000_000 + self._lean_id
+
+    def spawn(self, coroutine: Any) -> None:
+        """Run a short best-effort coroutine (e.g. a courtesy cancel) detached from the calling request."""
+        task = asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def stats(self) -> dict[str, Any]:
-        """Counters for health pages."""
+        """Counters for health pages (``lean_calls``/``sdk_calls``: which path tool calls took)."""
+        http = self.http
         return {
             "state": self.state,
             "in_flight": self.in_flight,
             "initializations": self.initializations,
             "protocol_version": self.protocol_version,
             "idle_seconds": round(time.monotonic() - self.last_used, 1),
+            "lean_calls": self.lean_calls,
+            "sdk_calls": self.sdk_calls,
+            "http_connections": http.connects if http is not None else 0,
         }
 
 

@@ -35,7 +35,7 @@ from apps.protocols.spi import (
     UpstreamTarget,
 )
 
-from . import convert, oauth
+from . import convert, direct, oauth
 from .config import PoolConfig
 from .loop import BackgroundLoop, run_sync
 from .pool import PoolRegistry, UpstreamPool
@@ -135,18 +135,26 @@ class MCPUpstreamRuntime:
     ) -> ToolResult:
         """Call a tool on the upstream under its original name (never retried once sent)."""
         meta = self._meta(target, options)
+        pool = self.pool()
+        arguments = arguments or {}
 
         async def op(client: Client, seconds: float) -> ToolResult:
+            conn = pool.connection(target)
+            lean = direct.prepare(conn, client, name, arguments, meta, options)
+            if lean is not None:
+                return convert.tool_result(await direct.run(lean, seconds))
+            if conn is not None:
+                conn.sdk_calls += 1
             result = await client.call_tool(
                 name,
-                arguments or {},
+                arguments,
                 read_timeout_seconds=seconds,
                 progress_callback=options.on_progress,
                 meta=meta,
             )
             return convert.tool_result(result)
 
-        return await self.pool().run(target, op, options, idempotent=False)
+        return await pool.run(target, op, options, idempotent=False)
 
     async def read_resource(self, target: UpstreamTarget, uri: str, options: CallOptions) -> list[ResourceContents]:
         """Read a resource from the upstream."""

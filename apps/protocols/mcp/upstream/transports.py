@@ -32,7 +32,15 @@ from .websocket import websocket_client
 logger = logging.getLogger(__name__)
 stderr_logger = logging.getLogger("contextforge.upstream.stderr")
 
-__all__ = ["TRANSPORTS", "VIA_HEADER", "WatchedReadStream", "normalize_transport", "open_transport"]
+__all__ = [
+    "TRANSPORTS",
+    "VIA_HEADER",
+    "WatchedReadStream",
+    "WireState",
+    "normalize_transport",
+    "open_transport",
+    "with_query",
+]
 
 TRANSPORTS = ("STREAMABLEHTTP", "SSE", "WEBSOCKET", "STDIO")
 #: Header naming the gateway instance a connection comes from (a peer sees it on every request).
@@ -53,12 +61,39 @@ def normalize_transport(value: str) -> str:
     return name
 
 
-def _with_query(url: str, params: dict[str, str]) -> str:
+def with_query(url: str, params: dict[str, str]) -> str:
+    """``url`` with the target's extra query parameters appended."""
     if not params:
         return url
     parts = urlsplit(url)
     query = "&".join(q for q in (parts.query, urlencode(params)) if q)
     return urlunsplit(parts._replace(query=query))
+
+
+class WireState:
+    """What the SDK's streamable-HTTP transport learned at the handshake, for the lean call path.
+
+    ``initialized`` turns true when the upstream answered ``initialize`` (then ``session_id``
+    is its ``Mcp-Session-Id``, or None for a server without sessions). One per opened transport.
+    """
+
+    def __init__(self) -> None:
+        self.initialized = False
+        self.session_id: str | None = None
+
+    async def observe(self, response: httpx2.Response) -> None:
+        """httpx2 response hook: note the session id the SDK takes from the initialize answer."""
+        request = response.request
+        if self.initialized or request.method != "POST" or not 200 <= response.status_code < 300:
+            return
+        try:
+            content = request.content
+        except httpx2.RequestNotRead:
+            return
+        if b'"method":"initialize"' not in content.replace(b" ", b""):
+            return
+        self.session_id = response.headers.get("mcp-session-id") or None
+        self.initialized = True
 
 
 class WatchedReadStream:
@@ -139,21 +174,29 @@ async def _stdio(target: UpstreamTarget) -> AsyncIterator[TransportStreams]:
 
 @asynccontextmanager
 async def _streamable_http(
-    target: UpstreamTarget, headers: dict[str, str], connect_timeout: float, auth: httpx2.Auth | None
+    target: UpstreamTarget,
+    headers: dict[str, str],
+    connect_timeout: float,
+    auth: httpx2.Auth | None,
+    wire: WireState | None,
 ) -> AsyncIterator[TransportStreams]:
     client = create_mcp_http_client(
         headers=headers, timeout=httpx2.Timeout(connect_timeout, read=STREAM_READ_TIMEOUT), auth=auth
     )
+    if wire is not None:
+        client.event_hooks["response"].append(wire.observe)
     async with (
         client,
         streamable_http_client(
-            _with_query(target.url or "", target.query_params), http_client=client, terminate_on_close=True
+            with_query(target.url or "", target.query_params), http_client=client, terminate_on_close=True
         ) as streams,
     ):
         yield streams
 
 
-def _opener(target: UpstreamTarget, *, instance_id: str, connect_timeout: float) -> AbstractAsyncContextManager:
+def _opener(
+    target: UpstreamTarget, *, instance_id: str, connect_timeout: float, wire: WireState | None
+) -> AbstractAsyncContextManager:
     transport = normalize_transport(target.transport)
     if transport == "STDIO":
         return _stdio(target)
@@ -162,10 +205,10 @@ def _opener(target: UpstreamTarget, *, instance_id: str, connect_timeout: float)
     headers = {**target.headers, VIA_HEADER: instance_id}
     auth = oauth_auth(target)
     if transport == "STREAMABLEHTTP":
-        return _streamable_http(target, headers, connect_timeout, auth)
+        return _streamable_http(target, headers, connect_timeout, auth, wire)
     if transport == "SSE":
         return sse_client(
-            _with_query(target.url, target.query_params),
+            with_query(target.url, target.query_params),
             headers=headers,
             timeout=connect_timeout,
             sse_read_timeout=STREAM_READ_TIMEOUT,
@@ -173,14 +216,19 @@ def _opener(target: UpstreamTarget, *, instance_id: str, connect_timeout: float)
         )
     if auth is not None:
         raise CatalogError("invalid_arguments", f"upstream {target.name}: OAuth is supported over HTTP transports")
-    return websocket_client(_with_query(target.url, target.query_params), headers=headers, open_timeout=connect_timeout)
+    return websocket_client(with_query(target.url, target.query_params), headers=headers, open_timeout=connect_timeout)
 
 
 @asynccontextmanager
 async def open_transport(
-    target: UpstreamTarget, *, instance_id: str, connect_timeout: float, ended: anyio.Event
+    target: UpstreamTarget,
+    *,
+    instance_id: str,
+    connect_timeout: float,
+    ended: anyio.Event,
+    wire: WireState | None = None,
 ) -> AsyncIterator[TransportStreams]:
-    """Open the target's transport; ``ended`` is set when its read side stops."""
-    opener = _opener(target, instance_id=instance_id, connect_timeout=connect_timeout)
+    """Open the target's transport; ``ended`` is set when its read side stops (``wire`` learns the session id)."""
+    opener = _opener(target, instance_id=instance_id, connect_timeout=connect_timeout, wire=wire)
     async with opener as (read, write):
         yield WatchedReadStream(read, ended), write
