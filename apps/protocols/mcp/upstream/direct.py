@@ -17,7 +17,9 @@ means it expired: ``ConnectionLost`` (the pool marks the connection lost; a tool
 never retried). The call falls back to the SDK path (``prepare`` returns None) whenever this
 path cannot be sure to behave the same: other transports, OAuth, proxies from the
 environment, a tool this session has not listed yet (the SDK would list it first to validate
-its output), a caller that can answer server requests, or an upstream that ever asked one.
+its output), or an upstream that ever asked the client something. A server request on the
+call's own stream reaches the calling client through the relay, which finds the call by
+``current_call`` exactly as on the SDK path.
 """
 
 from __future__ import annotations
@@ -110,7 +112,7 @@ def prepare(
     target = conn.target
     if target.oauth or normalize_transport(target.transport) != "STREAMABLEHTTP":
         return None
-    if conn.state != "ready" or conn.upstream_asked or options.request_client is not None:
+    if conn.state != "ready" or conn.upstream_asked:
         return None
     session = client.session
     if name not in getattr(session, "_tool_output_schemas", {}):

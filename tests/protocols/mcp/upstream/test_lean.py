@@ -375,6 +375,31 @@ async def test_upstream_request_on_the_stream_is_answered_and_later_calls_take_t
         await runtime.shutdown()
 
 
+async def test_a_caller_that_can_answer_requests_goes_lean_and_answers_on_its_own_stream(upstream) -> None:
+    """Callers that can answer upstream requests (every 2026-07-28 caller can) take the lean path too."""
+    runtime = _runtime()
+    target = _target(upstream, "2025-11-25")
+    asked: list[str] = []
+
+    async def request_client(method: str, params: dict) -> dict:
+        asked.append(method)
+        return {"role": "assistant", "content": {"type": "text", "text": "from the caller"}, "model": "m"}
+
+    try:
+        await runtime.call_tool(target, "echo", {"text": "warm-up"}, CallOptions())
+        conn = _conn(runtime, target)
+        echoed = await runtime.call_tool(target, "echo", {"text": "lean"}, CallOptions(request_client=request_client))
+        assert echoed.content == [{"type": "text", "text": "lean"}]
+        assert conn.lean_calls == 1
+        result = await runtime.call_tool(target, "ask", {}, CallOptions(request_client=request_client))
+        reply = orjson.loads(result.content[0]["text"])
+        assert asked == ["sampling/createMessage"]
+        assert reply["id"] == "ask-1" and reply["result"]["content"]["text"] == "from the caller"
+        assert conn.lean_calls == 2 and conn.upstream_asked
+    finally:
+        await runtime.shutdown()
+
+
 def test_setting_turns_the_lean_path_off(settings) -> None:
     settings.MCP_UPSTREAM_LEAN_CALLS = False
     settings.MCP_UPSTREAM_MAX_RESPONSE_BYTES = 4096
