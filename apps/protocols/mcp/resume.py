@@ -131,7 +131,8 @@ class Resumer:
         """Act on one message of this worker's channel (a relayed resume is served in its own task)."""
         kind = message.get("kind")
         if kind in _OUTCOMES:
-            inbox = self._waiting.get(message.get("reply"))  # type: ignore[arg-type]
+            reply = message.get("reply")
+            inbox = self._waiting.get(reply) if isinstance(reply, str) else None
             if inbox is not None:
                 with contextlib.suppress(asyncio.QueueFull):
                     inbox.put_nowait(message)
