@@ -271,6 +271,8 @@ MCP_ALLOWED_ORIGINS = env_list("MCP_ALLOWED_ORIGINS", CORS_ALLOWED_ORIGINS)
 MCP_LIST_PAGE_SIZE = env_int("MCP_LIST_PAGE_SIZE", 500, minimum=1, maximum=10000)
 #: Seconds a 2026-07-28 tool call suspended on input_required waits for the client's retry.
 MCP_INPUT_REQUIRED_TIMEOUT = env_int("MCP_INPUT_REQUIRED_TIMEOUT", 120, minimum=1, maximum=3600)
+#: Seconds a retry relayed to the worker holding its suspended call waits for each acknowledgement.
+MCP_RESUME_ACK_TIMEOUT = env_int("MCP_RESUME_ACK_TIMEOUT", 3, minimum=1, maximum=60)
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
 # Upstream OAuth (authorization code grant): seconds an authorization started at
 # /oauth/authorize/<gateway> may take to come back, and the URL of the gateway's client ID

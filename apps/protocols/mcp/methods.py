@@ -23,6 +23,7 @@ from . import cursors, shapes
 from .context import RequestContext, principal_key
 from .errors import FEDERATION_LOOP, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, RpcError
 from .inflight import RELAY_CHANNEL, inflight, pending
+from .resume import resumer
 from .revisions import SUPPORTED_REVISIONS, is_modern, negotiate
 from .suspended import SuspendedCall, suspended
 
@@ -266,7 +267,8 @@ async def call_tool(call: Call) -> dict[str, Any]:
 
     A 2026-07-28 call runs as a suspendable call: when the upstream asks the client
     something, the answer is ``input_required`` and the client's retry (with
-    ``inputResponses`` and ``requestState``) resumes it (see suspended.py).
+    ``inputResponses`` and ``requestState``) resumes it on whichever worker holds it
+    (see suspended.py and resume.py).
     """
     name = _require_str(call.params, "name")
     arguments = _optional_object(call.params, "arguments")
@@ -278,34 +280,15 @@ async def call_tool(call: Call) -> dict[str, Any]:
     if state is not None:
         if not isinstance(state, str):
             raise RpcError(INVALID_PARAMS, "params.requestState must be a string")
-        running = suspended.get(state, owner)
-        if running is None:
-            raise RpcError(
-                INVALID_PARAMS,
-                "params.requestState names no suspended call of this tool on this gateway worker "
-                "(finished, expired, or handed out by another worker)",
-            )
-        running.answer(_optional_object(call.params, "inputResponses"))
-    else:
-        options = call.options()
-        options.on_progress = _quiet(options.on_progress)
-        options.on_log = _quiet(options.on_log)
+        return await resumer.resume(ctx.services, state, owner, _optional_object(call.params, "inputResponses"))
+    options = call.options()
+    options.on_progress = _quiet(options.on_progress)
+    options.on_log = _quiet(options.on_log)
 
-        async def run(held: SuspendedCall) -> dict[str, Any]:
-            return await _invoke_tool(call, name, arguments, replace(options, request_client=held.request_client))
+    async def run(held: SuspendedCall) -> dict[str, Any]:
+        return await _invoke_tool(call, name, arguments, replace(options, request_client=held.request_client))
 
-        running = suspended.start(owner, run)
-    assert running.task is not None
-    try:
-        asked = await running.next_round()
-    except asyncio.CancelledError:
-        running.task.cancel()
-        suspended.finish(running.state)
-        raise
-    if asked is not None:
-        return {"resultType": "input_required", "inputRequests": asked, "requestState": running.state}
-    suspended.finish(running.state)
-    return running.task.result()
+    return await suspended.advance(suspended.start(owner, run))
 
 
 def _quiet(sink: Callable[..., Awaitable[None]] | None) -> Callable[..., Awaitable[None]] | None:
