@@ -157,6 +157,9 @@ def test_rollup_and_retention(settings):
         )
     metrics.record(kind="tool", entity_id="t1", latency_ms=1, success=True, started_at=now - timedelta(days=30))
     assert metrics.flush() == 4
+    written = InvocationMetric.objects.get(latency_ms=20.0)  # every column as recorded, defaults filled
+    assert (written.kind, written.entity_name, written.success, written.started_at) == ("tool", "echo", True, now)
+    assert (written.user_id, written.bytes_in, written.error_code) == (None, 0, "")
     assert metrics.rollup(now) == 1
     (rollup,) = MetricRollup.objects.all()
     assert (rollup.calls, rollup.failures, rollup.max_latency_ms, rollup.total_latency_ms) == (3, 1, 30.0, 60.0)
