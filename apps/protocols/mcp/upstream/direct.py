@@ -177,8 +177,10 @@ class _Exchange:
     def _line(self, line: bytes) -> dict[str, Any] | None:
         if not line:
             data, self._data, event, self._event, self._event_size = self._data, [], self._event, "", 0
-            if data and event in ("", "message"):
-                return self._message(b"\n".join(data))
+            payload = b"\n".join(data)
+            # An event without data (e.g. the priming event servers send for resumability) carries no message.
+            if payload.strip() and event in ("", "message"):
+                return self._message(payload)
             return None
         if line.startswith(b":"):
             return None

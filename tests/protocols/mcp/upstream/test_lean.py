@@ -168,6 +168,9 @@ class ScriptedUpstream:
             events.append({"jsonrpc": "2.0", "method": "notifications/message", "params": log})
             events.append(answer)
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n")
+            # A priming event first (an event id and empty data, for resumability), as SDK servers send.
+            priming = b"id: prime-1\r\ndata: \r\n\r\n"
+            writer.write(b"%x\r\n%s\r\n" % (len(priming), priming))
             for event in events:
                 frame = b"event: message\r\ndata: " + orjson.dumps(event) + b"\r\n\r\n"
                 writer.write(b"%x\r\n%s\r\n" % (len(frame), frame))
