@@ -310,6 +310,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BYTES", 10 * 1024 * 1024, min
 # Dotted paths of the protocol modules loaded at start-up, fixed for the process.
 PROTOCOL_MODULES = env_list("PROTOCOL_MODULES", ["apps.protocols.mcp.module.MCPModule"])
 MODULE_DRAIN_SECONDS = env_int("MODULE_DRAIN_SECONDS", 20, minimum=0, maximum=3600)
+# Garbage collector of a serving worker: young-generation threshold (Python's default is 700;
+# see contextforge/lifespan.py for why it is raised).
+GC_THRESHOLDS = (env_int("GC_GEN0_THRESHOLD", 50_000, minimum=100, maximum=10_000_000), 20, 100)
 
 # MCP upstream pool (apps/protocols/mcp/upstream): per-worker sessions to federated servers.
 MCP_UPSTREAM_TIMEOUT = env_int("MCP_UPSTREAM_TIMEOUT", 60, minimum=1, maximum=3600)
